@@ -1,0 +1,59 @@
+"""Name -> quantizer class registry, filled by the ``@register_quantizer`` decorator."""
+import difflib
+import inspect
+
+__all__ = ["QUANTIZERS", "register_quantizer", "build_quantizer", "available_methods"]
+
+QUANTIZERS = {}
+
+
+def register_quantizer(name):
+    """Class decorator: make a ``Quantizer`` subclass buildable as ``build_quantizer(name, ...)``."""
+
+    def wrap(cls):
+        if name in QUANTIZERS:
+            raise KeyError("quantizer method {!r} is registered twice ({} and {})".format(
+                name, QUANTIZERS[name].__name__, cls.__name__))
+        cls.method = name
+        QUANTIZERS[name] = cls
+        return cls
+
+    return wrap
+
+
+def available_methods():
+    """Sorted names of every registered quantization method."""
+    return sorted(QUANTIZERS)
+
+
+def _closest(word, choices):
+    match = difflib.get_close_matches(str(word), list(choices), n=1)
+    return " Did you mean {!r}?".format(match[0]) if match else ""
+
+
+def build_quantizer(method, **kwargs):
+    """Build the quantizer registered as ``method`` from explicit keyword arguments.
+
+    Raises ``KeyError`` for an unknown method and ``TypeError`` for a keyword the method does
+    not take, each naming the bad value and the accepted ones.
+    """
+    if method not in QUANTIZERS:
+        raise KeyError("unknown quantization method {!r}; known methods: {}.{}".format(
+            method, ", ".join(available_methods()), _closest(method, QUANTIZERS)))
+    cls = QUANTIZERS[method]
+    accepted = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters
+        accepted.update(p for p in params if p != "self" and params[p].kind not in (
+            inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD))
+        if not any(p.kind == inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            break
+    unknown = sorted(set(kwargs) - accepted)
+    if unknown:
+        raise TypeError("quantizer {!r} does not take {}; it takes: {}.{}".format(
+            method, ", ".join(repr(k) for k in unknown), ", ".join(sorted(accepted)),
+            _closest(unknown[0], accepted)))
+    return cls(**kwargs)
