@@ -1,0 +1,211 @@
+"""The experiment table (``configs/experiments.yaml``) and detectron2-style ``_BASE_`` configs.
+
+Plain Python + PyYAML: nothing here imports detectron2 or AdelaiDet, so the table, the config
+chains and the Makefile fragment can be checked on any machine.
+
+* ``load_experiments(path)`` reads and validates the table (one dict per result row);
+* ``find_experiment(key, experiments)`` finds a row by name, alias or detector config path;
+* ``load_config_chain(path)`` merges a detector yaml with its ``_BASE_`` files the way
+  detectron2 does (the derived file wins, dicts merge key by key, lists are replaced);
+* ``render_makefile(experiments)`` writes the ``configs/experiments.mk`` fragment.
+"""
+import difflib
+import os
+
+import yaml
+
+__all__ = ["DEFAULT_EXPERIMENTS", "EXPERIMENT_FIELDS", "load_experiments", "find_experiment",
+           "load_config_chain", "config_value", "render_makefile", "repo_root"]
+
+EXPERIMENT_FIELDS = ("name", "detector", "backbone", "norm", "precision", "method", "weight_bits",
+                     "activation_bits", "quantize_scope", "init", "config", "reference_ap",
+                     "source", "fp_detector", "cls_config")
+_OPTIONAL_FIELDS = ("aliases", "note")
+_CHOICES = {"detector": ("FCOS", "RetinaNet"), "precision": ("fp32", "fp16"),
+            "method": ("fp", "dorefa", "lqnet", "lsq"), "quantize_scope": (None, "backbone", "all"),
+            "init": ("fp", "single", "double")}
+
+
+def repo_root():
+    """The project root (the folder holding ``configs/`` and ``model_quantization/``)."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+DEFAULT_EXPERIMENTS = os.path.join(repo_root(), "configs", "experiments.yaml")
+
+
+def _suggest(value, options):
+    close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
+    return " Did you mean {!r}?".format(close[0]) if close else ""
+
+
+def _check_row(row, index, path):
+    where = "{} (experiment #{} {!r})".format(path, index, row.get("name"))
+    unknown = sorted(set(row) - set(EXPERIMENT_FIELDS) - set(_OPTIONAL_FIELDS))
+    if unknown:
+        raise KeyError("{}: unknown field {!r}; allowed: {}.{}".format(
+            where, unknown[0], ", ".join(EXPERIMENT_FIELDS + _OPTIONAL_FIELDS),
+            _suggest(unknown[0], EXPERIMENT_FIELDS + _OPTIONAL_FIELDS)))
+    missing = [f for f in EXPERIMENT_FIELDS if f not in row]
+    if missing:
+        raise KeyError("{}: missing field(s) {}; every row needs {} (null where it does not "
+                       "apply)".format(where, ", ".join(missing), ", ".join(EXPERIMENT_FIELDS)))
+    for field, allowed in _CHOICES.items():
+        if row[field] not in allowed:
+            raise ValueError("{}: {} = {!r} is not one of {}.{}".format(
+                where, field, row[field], list(allowed), _suggest(row[field], allowed)))
+    if row["reference_ap"] is not None and not isinstance(row["reference_ap"], (int, float)):
+        raise ValueError("{}: reference_ap must be a number or null, got {!r}".format(
+            where, row["reference_ap"]))
+    if row["reference_ap"] is not None and not row["source"]:
+        raise ValueError("{}: reference_ap {} has no source; say where the figure comes "
+                         "from".format(where, row["reference_ap"]))
+
+
+def load_experiments(path=None):
+    """Read and validate the experiment table; return the list of row dicts (in file order)."""
+    path = os.fspath(path or DEFAULT_EXPERIMENTS)
+    if not os.path.isfile(path):
+        raise FileNotFoundError("experiment table {!r} does not exist; it lives at "
+                                "configs/experiments.yaml in the project".format(path))
+    with open(path) as f:
+        data = yaml.safe_load(f) or {}
+    rows = data.get("experiments")
+    if not isinstance(rows, list) or not rows:
+        raise ValueError("{}: expected a top-level 'experiments:' list of rows".format(path))
+    seen = {}
+    for i, row in enumerate(rows):
+        _check_row(row, i, path)
+        for key in [row["name"]] + list(row.get("aliases") or []):
+            if key in seen:
+                raise ValueError("{}: name {!r} is used twice (rows {} and {})".format(
+                    path, key, seen[key], i))
+            seen[key] = i
+    return rows
+
+
+def _norm_path(path, root):
+    path = os.fspath(path)
+    if not os.path.isabs(path):
+        path = os.path.join(root, path)
+    return os.path.normcase(os.path.realpath(path))
+
+
+def find_experiment(key, experiments=None, root=None):
+    """The row whose name or alias is ``key``, or whose ``config`` is the file ``key``.
+
+    Returns None when no row matches a config path (an ad-hoc config is allowed); raises
+    KeyError for an unknown experiment *name* (something without a path separator or suffix).
+    """
+    experiments = load_experiments() if experiments is None else experiments
+    root = root or repo_root()
+    for row in experiments:
+        if key == row["name"] or key in (row.get("aliases") or []):
+            return row
+    looks_like_path = key.endswith((".yaml", ".yml")) or os.sep in key or "/" in key
+    if looks_like_path:
+        target = _norm_path(key, os.getcwd()) if os.path.exists(key) else _norm_path(key, root)
+        for row in experiments:
+            if _norm_path(row["config"], root) == target:
+                return row
+        return None
+    names = [r["name"] for r in experiments]
+    names += [a for r in experiments for a in r.get("aliases") or []]
+    raise KeyError("unknown experiment {!r}; see configs/experiments.yaml.{}".format(
+        key, _suggest(key, names)))
+
+
+def _merge(base, derived):
+    out = dict(base)
+    for key, value in derived.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config_chain(path, _seen=None):
+    """Merge ``path`` with its ``_BASE_`` chain (relative to each file); return a plain dict.
+
+    Raises FileNotFoundError naming the file that refers to a missing base, and ValueError on a
+    cycle.
+    """
+    path = os.path.abspath(os.fspath(path))
+    seen = list(_seen or [])
+    if path in seen:
+        raise ValueError("config _BASE_ cycle: {}".format(" -> ".join(seen + [path])))
+    if not os.path.isfile(path):
+        via = " (the _BASE_ of {})".format(seen[-1]) if seen else ""
+        raise FileNotFoundError("config file {!r}{} does not exist".format(path, via))
+    with open(path) as f:
+        data = yaml.safe_load(f) or {}
+    if not isinstance(data, dict):
+        raise ValueError("config file {!r} must hold a mapping, got {}".format(
+            path, type(data).__name__))
+    base = data.pop("_BASE_", None)
+    if base is None:
+        return data
+    base_path = base if os.path.isabs(base) else os.path.join(os.path.dirname(path), base)
+    return _merge(load_config_chain(base_path, seen + [path]), data)
+
+
+def config_value(config, dotted, default=None):
+    """``config_value(cfg, "MODEL.WEIGHTS")`` on a merged config dict."""
+    node = config
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return default
+        node = node[part]
+    return node
+
+
+def _mk_value(value):
+    text = "" if value is None else str(value)
+    if any(c in text for c in "\n$#"):
+        raise ValueError("value {!r} cannot be written into a Makefile variable".format(text))
+    return text
+
+
+def _arch(backbone):
+    """"Torch-18" / "MSRA-R50" -> "resnet18" / "resnet50" (the classification arch name)."""
+    digits = "".join(c for c in backbone if c.isdigit())
+    return "resnet" + digits if digits else ""
+
+
+def render_makefile(experiments, root=None):
+    """The text of ``configs/experiments.mk`` for ``experiments`` (see its header)."""
+    root = root or repo_root()
+    lines = [
+        "# Generated from configs/experiments.yaml by scripts/gen_experiments_mk.py; do not edit.",
+        "# Per experiment NAME: NAME_CONFIG (detector yaml), NAME_INIT (fp | single | double),",
+        "# NAME_FP_DETECTOR (experiment it starts from, or empty), NAME_CLS_CONFIG (classification",
+        "# config of the low-bit backbone, or empty), NAME_BACKBONE (Torch-18 ...), NAME_ARCH",
+        "# (resnet18 ...), NAME_DETECTOR, NAME_METHOD,",
+        "# NAME_WEIGHTS / NAME_EXTRA_WEIGHTS (MODEL.WEIGHTS / MODEL.EXTRA_WEIGHTS of the config),",
+        "# NAME_OUTPUT (its OUTPUT_DIR) and NAME_REFERENCE_AP. Aliases repeat their row's values.",
+        "",
+    ]
+    names, aliases = [], []
+    for row in experiments:
+        cfg = load_config_chain(os.path.join(root, row["config"]))
+        values = [
+            ("CONFIG", row["config"]), ("INIT", row["init"]),
+            ("FP_DETECTOR", row["fp_detector"]), ("CLS_CONFIG", row["cls_config"]),
+            ("BACKBONE", row["backbone"]), ("ARCH", _arch(row["backbone"])),
+            ("DETECTOR", row["detector"]),
+            ("METHOD", row["method"]),
+            ("WEIGHTS", config_value(cfg, "MODEL.WEIGHTS")),
+            ("EXTRA_WEIGHTS", config_value(cfg, "MODEL.EXTRA_WEIGHTS")),
+            ("OUTPUT", config_value(cfg, "OUTPUT_DIR")),
+            ("REFERENCE_AP", row["reference_ap"]),
+        ]
+        for name in [row["name"]] + list(row.get("aliases") or []):
+            for key, value in values:
+                lines.append("{}_{} := {}".format(name, key, _mk_value(value)).rstrip())
+            lines.append("")
+        names.append(row["name"])
+        aliases.extend(row.get("aliases") or [])
+    lines.append("EXPERIMENTS := " + " ".join(names))
+    lines.append("EXPERIMENT_ALIASES := " + " ".join(aliases))
+    return "\n".join(lines) + "\n"
