@@ -1,0 +1,85 @@
+"""Helpers shared by the quantizer modules: option checks, grouping, weight standardisation."""
+import difflib
+
+import torch
+
+__all__ = ["check_choice", "current_levels", "clip_shape", "to_groups", "standardize",
+           "check_groups", "check_no_warmup"]
+
+
+def check_choice(method, name, value, choices):
+    """Raise ``ValueError`` naming ``value``, the allowed ``choices`` and the closest one."""
+    if value in choices:
+        return value
+    match = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
+    hint = " Did you mean {!r}?".format(match[0]) if match else ""
+    raise ValueError("{}: {}={!r} is not supported; use one of {}.{}".format(
+        method, name, value, ", ".join(repr(c) for c in choices), hint))
+
+
+def check_groups(method, num_groups, channel_dim):
+    """Validate the grouping keywords shared by the uniform quantizers."""
+    if int(num_groups) < 1:
+        raise ValueError("{}: num_groups must be >= 1 (1 = one clip per tensor), got {!r}".format(
+            method, num_groups))
+    check_choice(method, "channel_dim", channel_dim, (0, 1))
+    return int(num_groups), int(channel_dim)
+
+
+def check_no_warmup(method, stable):
+    """Methods without a learned clip have nothing to warm up: refuse ``stable > 0``."""
+    if int(stable) > 0:
+        raise ValueError("{}: stable={} asks for a warm-up, but {} has no learned clip to "
+                         "initialise from data; use method 'lsq' or 'pact', or stable=0".format(
+                             method, stable, method))
+
+
+def current_levels(quantizer):
+    """``level_num`` as a Python int, re-read only when the buffer changed (in-place ``fill_``,
+    ``load_state_dict`` or a new tensor), so a CUDA forward does not synchronise every call."""
+    buf = quantizer.level_num
+    key = (id(buf), buf._version)
+    cached = quantizer.__dict__.get("_levels_cache")
+    if cached is None or cached[0] != key:
+        levels = int(round(float(buf.item())))
+        if levels < 2:
+            raise ValueError("{}: level_num is {}, a quantizer needs at least 2 levels".format(
+                quantizer.method, levels))
+        quantizer.__dict__["_levels_cache"] = (key, levels)
+        return levels
+    return cached[1]
+
+
+def clip_shape(num_groups, channel_dim, ndim):
+    """Shape of a per-group clip: ``[G, 1, ...]`` along dim 0 (weights), ``[1]`` or
+    ``[1, G, 1, ...]`` along dim 1 (activations) -- QTool's ``clip_val`` shapes."""
+    if channel_dim == 0:
+        return (num_groups,) + (1,) * (ndim - 1)
+    if num_groups == 1:
+        return (1,)
+    return (1, num_groups) + (1,) * (ndim - 2)
+
+
+def to_groups(x, num_groups, channel_dim):
+    """View ``x`` so a ``[G, 1]`` (dim 0) or ``[1, G, 1]`` (dim 1) tensor broadcasts per group."""
+    if num_groups == 1:
+        return x.reshape(1, -1) if channel_dim == 0 else x.reshape(1, 1, -1)
+    size = x.shape[channel_dim] if x.dim() > channel_dim else 0
+    if channel_dim == 0:
+        if x.shape[0] % num_groups:
+            raise ValueError("num_groups={} does not divide dim 0 of the weight {}".format(
+                num_groups, tuple(x.shape)))
+        return x.reshape(num_groups, -1)
+    if size % num_groups:
+        raise ValueError("num_groups={} does not divide the {} channels of the input {}".format(
+            num_groups, size, tuple(x.shape)))
+    return x.reshape(x.shape[0], num_groups, -1)
+
+
+def standardize(x, num_groups, eps=1e-5):
+    """QTool's ``adaptive: var-mean``: ``(x - mean) / (std + eps)`` per group of dim 0, with the
+    statistics detached (constants for autograd); the result is not de-normalised."""
+    flat = x.reshape(num_groups, -1)
+    with torch.no_grad():
+        std, mean = torch.std_mean(flat, dim=1, keepdim=True)
+    return ((flat - mean) / (std + eps)).reshape(x.shape)
