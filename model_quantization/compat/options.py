@@ -1,0 +1,113 @@
+"""Translation of QTool options (``<tag>_bit``, ``<tag>_level``, ...) into core quantizer arguments.
+
+This is the one place where a yacs ``CfgNode`` or ``argparse.Namespace`` (the forks'
+``MODEL.QUANTIZATION``) becomes explicit keyword arguments for
+:func:`model_quantization.quantizers.build_quantizer`. Options are read with ``getattr(args, name,
+default)``, which works for both (a yacs node raises ``AttributeError`` for a missing key).
+
+QTool rules reproduced (fork-interface section 2.2):
+
+* ``bit`` None -> 32; levels = ``<tag>_level`` when > 0 else ``2**bit``.
+* ``half_range`` None -> True for ``fm`` (unsigned activations); weights default to signed.
+* grouping: ``quant_group`` 0/None -> weights per output channel (``shape[0]``), activations per
+  tensor; negative ``q`` -> ``shape[0]*shape[1]/(-q)`` groups when divisible; a positive ``q`` must
+  divide ``shape[0]*shape[1]``; otherwise the default (QTool's fallback, logged).
+* ``grad_scale`` strings become the clip-gradient factor: ``fan-scale`` sqrt(fan)*scale,
+  ``scale-fan`` scale/sqrt(fan), ``element-scale`` sqrt(n)*scale, ``scale-element`` scale/sqrt(n)
+  (QTool skipped any factor in [1, 2); we apply it whenever it is not exactly 1).
+"""
+import math
+
+__all__ = ["read_options", "core_kwargs", "GRAD_SCALE_CHOICES"]
+
+GRAD_SCALE_CHOICES = ("none", "fan-scale", "scale-fan", "element-scale", "scale-element")
+
+
+def _get(args, tag, name, default):
+    value = getattr(args, "{}_{}".format(tag, name), default) if args is not None else default
+    return default if value is None else value
+
+
+def _text(value):
+    return str(value).replace("'", "").replace('"', "").strip()
+
+
+def read_options(args, tag, shape):
+    """QTool-named attributes for a quantizer of ``tag`` from ``args`` (see module doc)."""
+    bit = int(float(_get(args, tag, "bit", 32)))
+    level = int(_get(args, tag, "level", 0))
+    half_range = getattr(args, tag + "_half_range", None) if args is not None else None
+    half_range = (tag == "fm") if half_range is None else bool(half_range)
+    stable = getattr(args, tag + "_stable", None) if args is not None else None
+    if stable is None:
+        stable = getattr(args, "stable", 0) if args is not None else 0
+    return {
+        "enable": bool(_get(args, tag, "enable", False)),
+        "bit": bit,
+        "num_levels": level if level > 0 else (2 ** bit if bit <= 16 else 0),
+        "half_range": half_range,
+        "boundary": float(_get(args, tag, "boundary", 1.0)),
+        "scale": float(_get(args, tag, "scale", 0.5)),
+        "ratio": float(_get(args, tag, "ratio", 1.0)),
+        "quant_group": int(_get(args, tag, "quant_group", 0)),
+        "adaptive": _text(_get(args, tag, "adaptive", "none")),
+        "grad_type": _text(_get(args, tag, "grad_type", "none")),
+        "grad_scale": _text(_get(args, tag, "grad_scale", "none")),
+        "custom": _text(_get(args, tag, "custom", "none")),
+        "correlate": float(_get(args, tag, "correlate", -1.0)),
+        "stable": int(stable or 0),
+    }
+
+
+def resolve_groups(quant_group, tag, shape):
+    """Number of clip groups (QTool grouping rule) and whether QTool's fallback was taken."""
+    default = int(shape[0]) if tag == "wt" and shape else 1
+    q = int(quant_group or 0)
+    if q == 0:
+        return default, False
+    total = int(shape[0]) * int(shape[1]) if len(shape) >= 2 else int(shape[0]) if shape else 1
+    if q < 0:
+        return (total // -q, False) if total % -q == 0 else (default, True)
+    return (q, False) if total % q == 0 else (default, True)
+
+
+def grad_scale_factor(kind, scale, shape):
+    """Float gradient factor for the learned clip, or None for ``'none'``."""
+    kind = kind or "none"
+    if kind not in GRAD_SCALE_CHOICES:
+        raise ValueError("grad_scale {!r} is not one of {}; set <tag>_grad_scale to one of them"
+                         .format(kind, ", ".join(GRAD_SCALE_CHOICES)))
+    if kind == "none":
+        return None
+    fan = float(math.prod(int(s) for s in shape[1:])) if len(shape) > 1 else 1.0
+    numel = float(math.prod(int(s) for s in shape)) if shape else 1.0
+    factor = {"fan-scale": math.sqrt(fan) * scale, "scale-fan": scale / math.sqrt(fan),
+              "element-scale": math.sqrt(numel) * scale,
+              "scale-element": scale / math.sqrt(numel)}[kind]
+    return None if factor == 1.0 else factor
+
+
+def core_kwargs(method, opts, tag, shape, keywords):
+    """Keyword arguments for ``build_quantizer(method, **kwargs)`` from QTool's ``opts``."""
+    if opts["num_levels"] < 2:
+        raise ValueError("{tag}_enable is True but {tag}_bit={bit} / {tag}_level={lvl} give no "
+                         "usable level count; set {tag}_bit (e.g. 2) or {tag}_level (e.g. 3)"
+                         .format(tag=tag, bit=opts["bit"], lvl=opts["num_levels"]))
+    kw = {"num_levels": int(opts["num_levels"]), "signed": not opts["half_range"],
+          "stable": int(opts["stable"]), "correlate": float(opts["correlate"])}
+    groups, _ = resolve_groups(opts["quant_group"], tag, shape)
+    channel_dim = 0 if tag == "wt" else 1
+    if method in ("lsq", "pact"):
+        kw.update(init_clip=float(opts["boundary"]), num_groups=groups, channel_dim=channel_dim,
+                  adaptive=opts["adaptive"], grad_type=opts["grad_type"],
+                  grad_scale=grad_scale_factor(opts["grad_scale"], opts["scale"], shape))
+    elif method == "dorefa":
+        kw.update(boundary=float(opts["boundary"]), adaptive=opts["adaptive"])
+    elif method == "lqnet":
+        fan = int(math.prod(int(s) for s in shape[1:])) if len(shape) > 1 else 1
+        kw.update(scale=float(opts["scale"]), fan_in=fan, num_groups=groups,
+                  channel_dim=channel_dim, custom_update="custom-update" in keywords,
+                  ternary="qtool" if "lq-qtool-ternary" in keywords else "real")
+    else:  # pragma: no cover - select_method only returns the names above
+        raise AssertionError(method)
+    return kw
