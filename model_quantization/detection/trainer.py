@@ -1,0 +1,252 @@
+"""Training and evaluation with the pinned forks (the body of ``scripts/train_det.py``).
+
+detectron2 and AdelaiDet are imported inside the functions, so importing this module is cheap
+and never fails; calling ``main`` without the forks raises an ImportError saying how to get them.
+
+Sequence: ``setup_config`` (the fork's ``get_cfg`` chosen by META_ARCHITECTURE, unknown keys
+reported with file and closest key, policy path resolved, datasets checked and registered),
+``default_setup`` (logging, config backup, seeding), then either evaluation of MODEL.WEIGHTS or
+training: build, refuse a model the fork left in full precision when the config asks for
+quantization, initialise (resume / double init / single pass), write the run record, train.
+"""
+import logging
+import os
+import re
+
+from .cli import check_output_dir
+from .datasets import register_datasets
+from .evaluation import format_ap_table, write_eval_metrics
+from .experiments import find_experiment, load_config_chain, repo_root
+from .weights import double_init, load_fitted
+
+__all__ = ["FORKS_HINT", "ADET_ARCHITECTURES", "uses_adelaidet", "setup_config",
+           "quantization_requested", "count_quantized", "build_trainer_class", "initialize",
+           "main"]
+
+FORKS_HINT = ("the pinned detectron2/AdelaiDet forks are not importable: run inside the image "
+              "(make train ... / make smoke) or install them natively (make install-forks)")
+_D2_ARCHITECTURES = ("GeneralizedRCNN", "ProposalNetwork", "RetinaNet", "PanopticFPN",
+                     "SemanticSegmentor")
+ADET_ARCHITECTURES = ("OneStageDetector", "OneStageRCNN", "BlendMask", "CondInst", "MEInst",
+                      "SOLOv2", "TextHead")
+_log = logging.getLogger("model_quantization.detection")
+
+
+def uses_adelaidet(config_file):
+    """True when the config's META_ARCHITECTURE lives in AdelaiDet (FCOS and friends)."""
+    arch = (load_config_chain(config_file).get("MODEL") or {}).get("META_ARCHITECTURE",
+                                                                    "GeneralizedRCNN")
+    return arch not in _D2_ARCHITECTURES
+
+
+def _import_forks(adet):
+    try:
+        import detectron2  # noqa: F401
+        if adet:
+            import adet.modeling  # noqa: F401  (registers OneStageDetector, FCOS, ...)
+    except ImportError as exc:
+        raise ImportError("{} ({})".format(FORKS_HINT, exc)) from exc
+
+
+def _flat_keys(node, prefix=""):
+    keys = []
+    for key, value in node.items():
+        if isinstance(value, dict):
+            keys.extend(_flat_keys(value, prefix + key + "."))
+        else:
+            keys.append(prefix + key)
+    return keys
+
+
+def _explain_unknown_key(exc, cfg, source, fork):
+    import difflib
+    match = re.search(r"Non-existent config key: (\S+)", str(exc))
+    if not match:
+        return None
+    key = match.group(1)
+    close = difflib.get_close_matches(key, _flat_keys(cfg), n=1, cutoff=0.6)
+    hint = " Did you mean {!r}?".format(close[0]) if close else ""
+    return KeyError("{}: config key {!r} is not known to the {} config (check the spelling and "
+                    "the section it is under).{}".format(source, key, fork, hint))
+
+
+def _resolve_policy(policy):
+    if not policy:
+        return policy
+    for base in (os.getcwd(), repo_root()):
+        path = policy if os.path.isabs(policy) else os.path.join(base, policy)
+        if os.path.isfile(path):
+            return os.path.abspath(path)
+    raise FileNotFoundError("MODEL.QUANTIZATION.policy {!r} does not exist (looked relative to "
+                            "{!r} and the project root {!r}); the policy files live in "
+                            "configs/policies/".format(policy, os.getcwd(), repo_root()))
+
+
+def setup_config(args):
+    """The frozen, merged config for ``args`` (datasets checked and registered)."""
+    adet = uses_adelaidet(args.config_file)
+    _import_forks(adet)
+    if adet:
+        from adet.config import get_cfg
+    else:
+        from detectron2.config import get_cfg
+    fork = "AdelaiDet" if adet else "detectron2"
+    cfg = get_cfg()
+    if "EXTRA_WEIGHTS" not in cfg.MODEL:
+        cfg.MODEL.EXTRA_WEIGHTS = ""  # double initialization is ours, for every detector
+    for source, merge in ((args.config_file, lambda: cfg.merge_from_file(args.config_file)),
+                          ("command-line overrides", lambda: cfg.merge_from_list(args.opts))):
+        try:
+            merge()
+        except KeyError as exc:
+            better = _explain_unknown_key(exc, cfg, source, fork)
+            if better is None:
+                raise
+            raise better from exc
+    cfg.MODEL.QUANTIZATION.policy = _resolve_policy(cfg.MODEL.QUANTIZATION.policy)
+    import torch
+    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
+        _log.warning("no CUDA device: running on the CPU (MODEL.DEVICE cpu)")
+        cfg.MODEL.DEVICE = "cpu"
+    register_datasets(list(cfg.DATASETS.TRAIN) + list(cfg.DATASETS.TEST),
+                      data_root=args.data_dir, tiny_coco=args.tiny_coco)
+    cfg.freeze()
+    return cfg
+
+
+def quantization_requested(cfg):
+    """Does the config ask the fork to quantize anything?"""
+    q = cfg.MODEL.QUANTIZATION
+    return bool((q.fm_enable or q.wt_enable) and any(s for s in q.scope))
+
+
+def count_quantized(model):
+    """Number of modules holding a weight or activation quantizer."""
+    return sum(1 for m in model.modules()
+               if getattr(m, "quant_weight", None) is not None
+               or getattr(m, "quant_activation", None) is not None)
+
+
+def _check_quantized(cfg, model):
+    if quantization_requested(cfg) and count_quantized(model) == 0:
+        raise RuntimeError(
+            "the config asks for quantization (MODEL.QUANTIZATION scope {}, keyword {}) but the "
+            "built model has no quantized layer: the fork skipped conversion, most likely because "
+            "third_party.quantization is not importable. Wire the library in (python -m "
+            "model_quantization.compat.wire --detectron2 third_party/detectron2) instead of "
+            "training in full precision".format(list(cfg.MODEL.QUANTIZATION.scope),
+                                                list(cfg.MODEL.QUANTIZATION.keyword)))
+
+
+def build_trainer_class(adet):
+    """A DefaultTrainer subclass evaluating with COCOEvaluator (AdelaiDet's mapper for FCOS)."""
+    from detectron2.engine import DefaultTrainer
+    from detectron2.evaluation import COCOEvaluator
+
+    class DetectionTrainer(DefaultTrainer):
+        @classmethod
+        def build_evaluator(cls, cfg, dataset_name, output_folder=None):
+            folder = output_folder or os.path.join(cfg.OUTPUT_DIR, "inference")
+            return COCOEvaluator(dataset_name, distributed=True, output_dir=folder)
+
+    if not adet:
+        return DetectionTrainer
+    from adet.data.dataset_mapper import DatasetMapperWithBasis
+    from detectron2.data import build_detection_train_loader
+
+    class AdetTrainer(DetectionTrainer):
+        @classmethod
+        def build_train_loader(cls, cfg):
+            return build_detection_train_loader(cfg, mapper=DatasetMapperWithBasis(cfg, True))
+
+    return AdetTrainer
+
+
+def _local_file(path):
+    return bool(path) and "://" not in path and not path.endswith(".pkl")
+
+
+def initialize(trainer, cfg, resume):
+    """Resume, double-init or single-pass init the trainer's model; return a summary dict."""
+    from torch.nn.parallel import DistributedDataParallel
+    model = trainer.model.module if isinstance(trainer.model, DistributedDataParallel) \
+        else trainer.model
+    if resume and trainer.checkpointer.has_checkpoint():
+        trainer.resume_or_load(resume=True)
+        return {"mode": "resume", "start_iter": trainer.start_iter}
+    weights, extra = cfg.MODEL.WEIGHTS, cfg.MODEL.EXTRA_WEIGHTS
+    if extra:
+        for key, path in (("MODEL.EXTRA_WEIGHTS", extra), ("MODEL.WEIGHTS", weights)):
+            if not _local_file(path):
+                raise ValueError("double initialization needs local .pth files; {} is {!r} "
+                                 "(convert it with scripts/export_detectron2.py)".format(key, path))
+        infos = double_init(model, extra, weights, log=_log.info)
+        return {"mode": "double", "extra_weights": extra, "weights": weights,
+                "from_extra": len(infos["extra"]["matched"]),
+                "from_weights": len(infos["weights"]["matched"])}
+    if _local_file(weights):
+        info = load_fitted(model, weights, role="MODEL.WEIGHTS", log=_log.info)
+        return {"mode": "single", "weights": weights, "loaded": len(info["matched"])}
+    if not weights:
+        _log.warning("MODEL.WEIGHTS is empty: training from random initialization")
+        return {"mode": "scratch"}
+    trainer.resume_or_load(resume=False)  # detectron2:// URLs and Caffe2 .pkl: fork's loader
+    return {"mode": "single", "weights": weights}
+
+
+def _record(cfg, model, args, output_dir, extra):
+    from ..convert.report import summarize
+    from ..runrecord import write_run_record
+    policy = cfg.MODEL.QUANTIZATION.policy or None
+    row = find_experiment(args.config_file)
+    info = dict(extra, experiment=row["name"] if row else None,
+                config_file=os.path.abspath(args.config_file), opts=list(args.opts))
+    return write_run_record(output_dir, config=cfg.dump(), policy=policy,
+                            quant_report=summarize(model), extra=info)
+
+
+def _report_results(cfg, args, results, weights):
+    from detectron2.utils import comm
+    if not results or not comm.is_main_process():
+        return
+    row = find_experiment(args.config_file)
+    print("COCO evaluation of {}:\n{}".format(weights, format_ap_table(results)), flush=True)
+    path = write_eval_metrics(cfg.OUTPUT_DIR, results, experiment=row["name"] if row else None,
+                              config_file=os.path.abspath(args.config_file), weights=weights)
+    _log.info("saved %s", path)
+
+
+def main(args):
+    """Evaluate (``--eval-only``) or train; returns the evaluation results (or None)."""
+    from detectron2.engine import default_setup
+    from detectron2.utils import comm
+    cfg = setup_config(args)
+    adet = uses_adelaidet(args.config_file)
+    check_output_dir(cfg.OUTPUT_DIR, resume=args.resume, overwrite=args.overwrite,
+                     eval_only=args.eval_only)
+    default_setup(cfg, args)
+    trainer_cls = build_trainer_class(adet)
+    if args.eval_only:
+        model = trainer_cls.build_model(cfg)
+        _check_quantized(cfg, model)
+        if _local_file(cfg.MODEL.WEIGHTS):
+            load_fitted(model, cfg.MODEL.WEIGHTS, role="MODEL.WEIGHTS", log=_log.info)
+        else:
+            from detectron2.checkpoint import DetectionCheckpointer
+            DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
+                cfg.MODEL.WEIGHTS, resume=args.resume)
+        results = trainer_cls.test(cfg, model)
+        if comm.is_main_process():
+            _record(cfg, model, args, os.path.join(cfg.OUTPUT_DIR, "eval"),
+                    {"mode": "eval", "weights": cfg.MODEL.WEIGHTS})
+        _report_results(cfg, args, results, cfg.MODEL.WEIGHTS)
+        return results
+    trainer = trainer_cls(cfg)
+    raw_model = getattr(trainer.model, "module", trainer.model)
+    _check_quantized(cfg, raw_model)
+    init = initialize(trainer, cfg, args.resume)
+    if comm.is_main_process():
+        _record(cfg, raw_model, args, cfg.OUTPUT_DIR, {"mode": "train", "init": init})
+    results = trainer.train()
+    _report_results(cfg, args, results, os.path.join(cfg.OUTPUT_DIR, "model_final.pth"))
+    return results
