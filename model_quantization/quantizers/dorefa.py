@@ -55,8 +55,10 @@ class DoReFaQuantizer(Quantizer):
                 raise ValueError("dorefa binary weights scale by mean|w|: pass the input x")
             e = self._binary_scale(x).reshape(-1, 1)
             return torch.cat([-e, e], dim=1)
-        k = torch.arange(levels, dtype=torch.float32) / (levels - 1)
-        return ((2 * k - 1) if self.signed else k * self.boundary).reshape(1, -1)
+        k = torch.arange(levels, dtype=torch.float32)
+        if self.signed:
+            return (k * (2.0 / (levels - 1)) - 1.0).reshape(1, -1)
+        return (k * (self.boundary / (levels - 1))).reshape(1, -1)
 
     def ste_range(self):
         """Activations: the gradient passes on ``[0, b]``; weights: None (not a clipped STE)."""

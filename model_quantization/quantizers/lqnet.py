@@ -127,8 +127,14 @@ class LQNetQuantizer(Quantizer):
         levels = self.codec_vector @ self.basis  # [L, G]
         return levels.sort(dim=0)
 
+    def _sync_levels(self):
+        levels = current_levels(self)
+        if levels != self._built_levels:
+            self._build(levels)
+
     def grid(self):
         """Current levels, ``[G, L]`` ascending."""
+        self._sync_levels()
         return self._sorted_levels()[0].detach().t()
 
     def ste_range(self):
@@ -157,9 +163,7 @@ class LQNetQuantizer(Quantizer):
         return y.reshape(self.num_groups, n, -1).transpose(0, 1).reshape(x.shape)
 
     def quantize(self, x):
-        levels = current_levels(self)
-        if levels != self._built_levels:
-            self._build(levels)
+        self._sync_levels()
         if self._needs_fan:
             self._init_basis(x[0].numel())
             self._needs_fan = False

@@ -14,8 +14,7 @@ from torch import nn
 
 from ..functional.ste import grad_scale as scale_gradient
 from ..functional.uniform import clip_fake_quant
-from ._common import (check_choice, check_groups, clip_shape, current_levels, standardize,
-                      to_groups)
+from ._common import check_choice, check_groups, clip_shape, current_levels, standardize, to_groups
 from .base import Quantizer
 from .registry import register_quantizer
 
@@ -66,11 +65,13 @@ class LSQQuantizer(Quantizer):
         """Hook for subclasses restricted to one sign (PACT)."""
 
     def grid(self):
-        """Output levels, ``[G, L]`` (one row per clip), ascending."""
+        """Output levels, ``[G, L]`` (one row per clip), ascending; computed with the same
+        float operations as the forward, so these values are its exact fixed points."""
         levels = current_levels(self)
         c = self.clip_val.detach().abs().reshape(-1, 1)
-        k = torch.arange(levels, dtype=c.dtype, device=c.device) / (levels - 1)
-        return (2 * k - 1) * c if self.signed else k * c
+        step = c * (2.0 / (levels - 1)) if self.signed else c / (levels - 1)
+        k = torch.arange(levels, dtype=c.dtype, device=c.device)
+        return k * step - c if self.signed else k * step
 
     def ste_range(self):
         """``(lo, hi)`` per group (``[G, 1]``) where the input gradient is the upstream one."""

@@ -1,0 +1,105 @@
+"""Forward+backward cost of each quantizer against PyTorch's own fake-quantize kernels.
+
+Not a test: prints a table of ns/element (median of a few runs) for every registered method and
+role at 2 bit, on a realistic activation ([16, 64, 56, 56]) and weight ([256, 256, 3, 3]) tensor,
+next to ``torch.fake_quantize_per_tensor_affine`` (fixed scale) and
+``torch._fake_quantize_learnable_per_tensor_affine`` (learned scale, the LSQ reference) on the
+same tensor. The ratio column divides by the learnable kernel for methods with a learned clip
+(lsq, pact) and by the fixed kernel otherwise; the target is <= 2x. Runs on CPU, and on CUDA too
+when available (synchronised). Usage: ``python benchmarks/bench_quantizers.py [--repeats N]``.
+"""
+import argparse
+import statistics
+import time
+
+import torch
+
+from model_quantization.quantizers import QuantSpec, available_methods
+
+TARGET = 2.0
+SHAPES = {"activation": (16, 64, 56, 56), "weight": (256, 256, 3, 3)}
+
+
+def _time(fn, device, repeats):
+    fn()  # warm-up (allocator, lazy init)
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _fwd_bwd(fn, x, params):
+    def run():
+        y = fn(x)
+        torch.autograd.grad(y, [x] + params, grad_outputs=torch.ones_like(y))
+    return run
+
+
+def _input(role, device):
+    x = torch.randn(SHAPES[role], device=device)
+    if role == "activation":
+        x = x.relu_()
+    else:
+        x = x.mul_(0.05)
+    return x.requires_grad_()
+
+
+def _torch_kernels(x):
+    scale = float(x.detach().abs().max()) / 3
+    lo, hi = (0, 3) if float(x.detach().min()) >= 0 else (-2, 1)
+    s = torch.tensor([scale], device=x.device, requires_grad=True)
+    zp = torch.zeros(1, device=x.device)
+    fixed = _fwd_bwd(lambda t: torch.fake_quantize_per_tensor_affine(t, scale, 0, lo, hi), x, [])
+    learn = _fwd_bwd(lambda t: torch._fake_quantize_learnable_per_tensor_affine(
+        t, s, zp, lo, hi, 1.0), x, [s])
+    return fixed, learn
+
+
+def bench(device, repeats):
+    rows = []
+    for role in ("activation", "weight"):
+        x = _input(role, device)
+        n = x.numel()
+        fixed, learn = _torch_kernels(x)
+        t_fixed = _time(fixed, device, repeats) / n * 1e9
+        t_learn = _time(learn, device, repeats) / n * 1e9
+        for method in available_methods():
+            try:
+                q = QuantSpec(method, bits=2).build(role, SHAPES[role]).to(device).train()
+            except ValueError:
+                continue  # e.g. pact has no weight role
+            params = [p for p in q.parameters() if p.requires_grad]
+            t = _time(_fwd_bwd(q, x, params), device, repeats) / n * 1e9
+            ref = t_learn if params else t_fixed
+            rows.append((device.type, role, method, t, t_fixed, t_learn, t / ref))
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per entry (median)")
+    args = parser.parse_args()
+    devices = [torch.device("cpu")]
+    if torch.cuda.is_available():
+        devices.append(torch.device("cuda"))
+    print("threads={} torch={}  (ns/element, forward+backward, 2 bit; ratio vs the torch kernel "
+          "of the same kind, target <= {:.0f}x)".format(torch.get_num_threads(), torch.__version__,
+                                                       TARGET))
+    header = "| device | role | method | ns/el | torch fq ns/el | torch learnable fq ns/el | ratio |"
+    print(header)
+    print("|" + "---|" * 7)
+    for device in devices:
+        for dev, role, method, t, tf, tl, ratio in bench(device, args.repeats):
+            flag = "ok" if ratio <= TARGET else "OVER"
+            print("| {} | {} | {} | {:.2f} | {:.2f} | {:.2f} | {:.2f}x {} |".format(
+                dev, role, method, t, tf, tl, ratio, flag))
+
+
+if __name__ == "__main__":
+    main()
