@@ -1,0 +1,173 @@
+"""The smoke recipe: every step of the reproduction, tiny, on a CPU, in minutes.
+
+Steps (``--steps cls,export,det``; default all), each a subprocess of the project's own entry
+points, so the run is the same natively and in the image:
+
+1. ``cls``: classification set from object crops of the small COCO folder
+   (``scripts/make_cls_crops.py``), then a full-precision ResNet-18 and a DoReFa-Net W2/A2 one
+   initialised from it (``scripts/train_classifier.py`` with the smoke configs);
+2. ``export``: both classifiers to detectron2 names (``scripts/export_detectron2.py``);
+3. ``det`` (needs the forks): FCOS-R18 full precision, then the 2-bit quantize-all detector with
+   double initialization, then a COCO evaluation of the saved 2-bit checkpoint.
+
+When detectron2/AdelaiDet are not importable the ``det`` step is reported as skipped and the exit
+status reflects only the steps that ran. Each step's wall time and the final AP table are printed.
+"""
+import glob
+import os
+import subprocess
+import sys
+import time
+
+from .evaluation import EVAL_FILE, format_ap_table, read_eval_metrics
+from .experiments import repo_root
+
+__all__ = ["STEPS", "SKIP_MESSAGE", "SmokePlan", "forks_importable", "find_checkpoint", "run_smoke"]
+
+STEPS = ("cls", "export", "det")
+SKIP_MESSAGE = ("detection smoke: skipped, forks not installed (run in the cpu image: make smoke, "
+                "or make install-forks)")
+CLS_FP = "configs/classification/smoke_resnet18_fp.yaml"
+CLS_LOW = "configs/classification/smoke_resnet18_dorefa_w2a2.yaml"
+DET_FP = "configs/detection/smoke/fcos_r18_fp.yaml"
+DET_LOW = "configs/detection/smoke/fcos_r18_dorefa_w2a2_double.yaml"
+_CHECKPOINT_NAMES = ("model_final.pth", "model_best.pth", "checkpoint_last.pth", "last.pth",
+                     "checkpoint.pth")
+
+
+def forks_importable(python=None):
+    """True when ``python`` (default: this interpreter) can import detectron2 and adet."""
+    code = "import detectron2, adet.modeling"
+    proc = subprocess.run([python or sys.executable, "-c", code], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    return proc.returncode == 0
+
+
+def find_checkpoint(folder):
+    """The checkpoint a classifier run left in ``folder`` (final, else best, else newest)."""
+    for name in _CHECKPOINT_NAMES:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            return path
+    found = sorted(glob.glob(os.path.join(folder, "**", "*.pth"), recursive=True),
+                   key=os.path.getmtime)
+    if not found:
+        raise FileNotFoundError("no checkpoint (*.pth) in {!r}: did the classification step "
+                                "run? (--steps cls)".format(folder))
+    return found[-1]
+
+
+class SmokePlan(object):
+    """Paths and commands of one smoke run (built without running anything)."""
+
+    def __init__(self, output, tiny_coco, seed=1, python=None, overwrite=False):
+        self.output = os.path.abspath(output)
+        self.tiny_coco = os.path.abspath(tiny_coco)
+        self.seed = int(seed)
+        self.python = python or sys.executable
+        self.overwrite = overwrite
+        self.crops = os.path.join(self.output, "crops")
+        self.cls_fp = os.path.join(self.output, "cls", "resnet18_fp")
+        self.cls_low = os.path.join(self.output, "cls", "resnet18_dorefa_w2a2")
+        self.export_fp = os.path.join(self.output, "export", "resnet18_fp_d2.pth")
+        self.export_low = os.path.join(self.output, "export", "resnet18_dorefa_w2a2_d2.pth")
+        self.det_fp = os.path.join(self.output, "det", "fcos_r18_fp")
+        self.det_low = os.path.join(self.output, "det", "fcos_r18_dorefa_w2a2_double")
+
+    def _script(self, name):
+        return [self.python, os.path.join(repo_root(), "scripts", name)]
+
+    def cls_commands(self):
+        seed = ["--opts", "SEED={}".format(self.seed)]
+        return [
+            ("crops", self._script("make_cls_crops.py") + ["--coco", self.tiny_coco,
+                                                           "--output", self.crops]),
+            ("classifier fp", self._script("train_classifier.py") + [
+                "--config", CLS_FP, "--data", self.crops, "--output", self.cls_fp] + seed),
+            ("classifier dorefa w2a2", self._script("train_classifier.py") + [
+                "--config", CLS_LOW, "--data", self.crops, "--output", self.cls_low,
+                "--init", "{fp_checkpoint}"] + seed),
+        ]
+
+    def export_commands(self):
+        extra = ["--overwrite"] if self.overwrite else []
+        return [
+            ("export fp", self._script("export_detectron2.py") + [
+                "--input", "{fp_checkpoint}", "--output", self.export_fp, "--arch", "resnet18"]
+             + extra),
+            ("export dorefa w2a2", self._script("export_detectron2.py") + [
+                "--input", "{low_checkpoint}", "--output", self.export_low, "--arch",
+                "resnet18"] + extra),
+        ]
+
+    def det_commands(self):
+        base = ["--num-gpus", "0", "--tiny-coco", self.tiny_coco]
+        if self.overwrite:
+            base.append("--overwrite")
+        seed = ["SEED", str(self.seed), "MODEL.DEVICE", "cpu"]
+        return [
+            ("detector fp", self._script("train_det.py") + ["--config-file", DET_FP] + base + [
+                "MODEL.WEIGHTS", self.export_fp, "OUTPUT_DIR", self.det_fp] + seed),
+            ("detector dorefa w2a2 double-init", self._script("train_det.py") + [
+                "--config-file", DET_LOW] + base + [
+                "MODEL.EXTRA_WEIGHTS", os.path.join(self.det_fp, "model_final.pth"),
+                "MODEL.WEIGHTS", self.export_low, "OUTPUT_DIR", self.det_low] + seed),
+            ("evaluate dorefa w2a2", self._script("train_det.py") + [
+                "--config-file", DET_LOW, "--eval-only"] + base + [
+                "MODEL.EXTRA_WEIGHTS", "", "MODEL.WEIGHTS",
+                os.path.join(self.det_low, "model_final.pth"), "OUTPUT_DIR", self.det_low]
+             + seed),
+        ]
+
+
+def _fill(command, values):
+    return [part.format(**values) if "{" in part else part for part in command]
+
+
+def _run(title, command, timings, cwd):
+    print("\n=== smoke: {} ===\n$ {}".format(title, " ".join(command)), flush=True)
+    start = time.time()
+    code = subprocess.call(command, cwd=cwd)
+    timings.append((title, time.time() - start, code))
+    if code != 0:
+        print("smoke: step {!r} failed with exit status {}".format(title, code), flush=True)
+    return code == 0
+
+
+def run_smoke(steps, output, tiny_coco, seed=1, overwrite=False):
+    """Run the selected steps; return the exit status (0 when every step that ran passed)."""
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown:
+        raise ValueError("unknown smoke step(s) {}; choose from {}".format(unknown, list(STEPS)))
+    plan = SmokePlan(output, tiny_coco, seed=seed, overwrite=overwrite)
+    os.makedirs(plan.output, exist_ok=True)
+    timings, skipped, ok = [], [], True
+    values = {}
+    for step in STEPS:
+        if step not in steps or not ok:
+            continue
+        if step == "det" and not forks_importable():
+            skipped.append(SKIP_MESSAGE)
+            print(SKIP_MESSAGE, flush=True)
+            continue
+        commands = {"cls": plan.cls_commands, "export": plan.export_commands,
+                    "det": plan.det_commands}[step]()
+        for title, command in commands:
+            if "{fp_checkpoint}" in " ".join(command) and "fp_checkpoint" not in values:
+                values["fp_checkpoint"] = find_checkpoint(plan.cls_fp)
+            if "{low_checkpoint}" in " ".join(command) and "low_checkpoint" not in values:
+                values["low_checkpoint"] = find_checkpoint(plan.cls_low)
+            if not _run(title, _fill(command, values), timings, repo_root()):
+                ok = False
+                break
+    print("\n=== smoke summary ===")
+    for title, seconds, code in timings:
+        print("{:<36s} {:8.1f} s  {}".format(title, seconds, "ok" if code == 0 else
+                                             "FAILED ({})".format(code)))
+    for line in skipped:
+        print(line)
+    final = os.path.join(plan.det_low, EVAL_FILE)
+    if "det" in steps and os.path.isfile(final) and ok:
+        print("\nfinal COCO AP table ({}):\n{}".format(
+            final, format_ap_table(read_eval_metrics(final)["results"])))
+    return 0 if ok else 1
