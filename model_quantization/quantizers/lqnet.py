@@ -168,6 +168,7 @@ class LQNetQuantizer(Quantizer):
             self._init_basis(x[0].numel())
             self._needs_fan = False
         xg = self._grouped(x)
+        update = self.training and torch.is_grad_enabled()
         with torch.no_grad():
             lv, order = self._sorted_levels()
             thr = self.thrs_multiplier @ lv  # [L-1, G]
@@ -178,7 +179,7 @@ class LQNetQuantizer(Quantizer):
             else:
                 pos = torch.searchsorted(thr.t().contiguous(), xd.contiguous(), right=True)
                 value = lv.t().contiguous().gather(1, pos)
-            if self.training and torch.is_grad_enabled():
+            if update:
                 self._update_basis(xd, pos, order)
             self.codec_index.copy_(order)
             self.auxil.copy_(thr)
