@@ -19,7 +19,7 @@ from .evaluation import format_ap_table, write_eval_metrics
 from .experiments import find_experiment, load_config_chain, repo_root
 from .weights import double_init, load_fitted
 
-__all__ = ["FORKS_HINT", "ADET_ARCHITECTURES", "uses_adelaidet", "setup_config",
+__all__ = ["FORKS_HINT", "uses_adelaidet", "merge_config", "setup_config",
            "quantization_requested", "count_quantized", "build_trainer_class", "initialize",
            "main"]
 
@@ -27,8 +27,6 @@ FORKS_HINT = ("the pinned detectron2/AdelaiDet forks are not importable: run ins
               "(make train ... / make smoke) or install them natively (make install-forks)")
 _D2_ARCHITECTURES = ("GeneralizedRCNN", "ProposalNetwork", "RetinaNet", "PanopticFPN",
                      "SemanticSegmentor")
-ADET_ARCHITECTURES = ("OneStageDetector", "OneStageRCNN", "BlendMask", "CondInst", "MEInst",
-                      "SOLOv2", "TextHead")
 _log = logging.getLogger("model_quantization.detection")
 
 
@@ -82,9 +80,12 @@ def _resolve_policy(policy):
                             "configs/policies/".format(policy, os.getcwd(), repo_root()))
 
 
-def setup_config(args):
-    """The frozen, merged config for ``args`` (datasets checked and registered)."""
-    adet = uses_adelaidet(args.config_file)
+def merge_config(config_file, opts=()):
+    """The fork's default config merged with ``config_file`` and ``opts`` (not frozen).
+
+    Unknown keys raise KeyError naming the file (or the overrides), the key and the closest key.
+    """
+    adet = uses_adelaidet(config_file)
     _import_forks(adet)
     if adet:
         from adet.config import get_cfg
@@ -94,8 +95,8 @@ def setup_config(args):
     cfg = get_cfg()
     if "EXTRA_WEIGHTS" not in cfg.MODEL:
         cfg.MODEL.EXTRA_WEIGHTS = ""  # double initialization is ours, for every detector
-    for source, merge in ((args.config_file, lambda: cfg.merge_from_file(args.config_file)),
-                          ("command-line overrides", lambda: cfg.merge_from_list(args.opts))):
+    for source, merge in ((config_file, lambda: cfg.merge_from_file(config_file)),
+                          ("command-line overrides", lambda: cfg.merge_from_list(list(opts)))):
         try:
             merge()
         except KeyError as exc:
@@ -103,6 +104,12 @@ def setup_config(args):
             if better is None:
                 raise
             raise better from exc
+    return cfg
+
+
+def setup_config(args):
+    """The frozen, merged config for ``args`` (policy resolved, datasets checked and registered)."""
+    cfg = merge_config(args.config_file, args.opts)
     cfg.MODEL.QUANTIZATION.policy = _resolve_policy(cfg.MODEL.QUANTIZATION.policy)
     import torch
     if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():

@@ -1,0 +1,60 @@
+"""With the pinned forks: every config loads; a few FCOS iterations train on tiny_coco."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from model_quantization.detection.experiments import load_experiments, repo_root
+
+pytestmark = pytest.mark.forks
+REASON = ("needs the pinned forks: run inside the image (make test) or after make install-forks")
+ROOT = repo_root()
+TINY = os.path.abspath(os.path.join(ROOT, os.pardir, "shared", "data", "tiny_coco"))
+CONFIGS = sorted({r["config"] for r in load_experiments()} | {
+    "configs/detection/smoke/fcos_r18_fp.yaml",
+    "configs/detection/smoke/fcos_r18_dorefa_w2a2_double.yaml"})
+
+
+@pytest.fixture(scope="module")
+def trainer():
+    pytest.importorskip("detectron2", reason=REASON)
+    pytest.importorskip("adet", reason=REASON)
+    from model_quantization.detection import trainer
+    return trainer
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_merge_config_knows_every_key(trainer, config):
+    cfg = trainer.merge_config(os.path.join(ROOT, config))
+    assert cfg.OUTPUT_DIR.startswith("output/")
+
+
+def test_merge_config_unknown_key_names_file_and_closest_key(trainer, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text('_BASE_: "{}"\nMODEL:\n  FCOS:\n    NROM: "BN"\n'.format(
+        os.path.join(ROOT, "configs/detection/fcos/R18-fp.yaml")))
+    match = r"bad.yaml.*MODEL.FCOS.NROM.*Did you mean 'MODEL.FCOS.NORM'"
+    with pytest.raises(KeyError, match=match):
+        trainer.merge_config(str(bad))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir(TINY), reason="../shared/data/tiny_coco absent")
+def test_train_det_fcos_fp_few_iterations_on_tiny_coco(trainer, tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, os.path.join(ROOT, "scripts", "train_det.py"), "--config-file",
+           os.path.join(ROOT, "configs/detection/smoke/fcos_r18_fp.yaml"), "--num-gpus", "0",
+           "--tiny-coco", TINY, "MODEL.WEIGHTS", "", "SOLVER.MAX_ITER", "2",
+           "OUTPUT_DIR", str(out), "INPUT.MIN_SIZE_TEST", "128", "INPUT.MAX_SIZE_TEST", "160"]
+    proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout.decode()[-3000:]
+    assert (out / "model_final.pth").is_file()
+    data = json.load(open(str(out / "eval_metrics.json")))
+    assert "bbox" in data["results"]["tiny_coco_val"]
+    assert (out / "run_record" / "environment.json").is_file()
+    again = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=300)
+    assert again.returncode != 0 and b"already holds a run" in again.stdout

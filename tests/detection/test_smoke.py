@@ -1,0 +1,42 @@
+"""The smoke recipe's plan and its behaviour without the forks (no training here)."""
+import os
+
+import pytest
+
+from model_quantization.detection import smoke
+
+
+def test_smoke_plan_chains_the_outputs(tmp_path):
+    plan = smoke.SmokePlan(str(tmp_path), "/data/tiny", seed=3)
+    det_fp, det_low, evaluate = plan.det_commands()
+    assert plan.export_fp in det_fp[1] and plan.export_low in det_low[1]
+    extra = det_low[1][det_low[1].index("MODEL.EXTRA_WEIGHTS") + 1]
+    assert extra == os.path.join(plan.det_fp, "model_final.pth")
+    assert "--eval-only" in evaluate[1] and "3" in det_fp[1]
+    exports = plan.export_commands()
+    assert exports[1][1][exports[1][1].index("--output") + 1] == plan.export_low
+
+
+def test_run_smoke_rejects_unknown_step(tmp_path):
+    with pytest.raises(ValueError, match="unknown smoke step.*'detect'"):
+        smoke.run_smoke(["detect"], str(tmp_path), "/data/tiny")
+
+
+def test_run_smoke_det_without_forks_is_skipped_with_the_agreed_line(tmp_path, monkeypatch,
+                                                                      capsys):
+    monkeypatch.setattr(smoke, "forks_importable", lambda python=None: False)
+    assert smoke.run_smoke(["det"], str(tmp_path), "/data/tiny") == 0
+    assert smoke.SKIP_MESSAGE in capsys.readouterr().out
+    assert "forks not installed" in smoke.SKIP_MESSAGE
+
+
+def test_find_checkpoint_prefers_final_then_newest(tmp_path):
+    (tmp_path / "epoch_1.pth").write_bytes(b"x")
+    assert smoke.find_checkpoint(str(tmp_path)).endswith("epoch_1.pth")
+    (tmp_path / "model_final.pth").write_bytes(b"x")
+    assert smoke.find_checkpoint(str(tmp_path)).endswith("model_final.pth")
+
+
+def test_find_checkpoint_empty_folder_says_which_step(tmp_path):
+    with pytest.raises(FileNotFoundError, match="--steps cls"):
+        smoke.find_checkpoint(str(tmp_path))
