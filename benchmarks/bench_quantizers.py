@@ -91,8 +91,8 @@ def main():
     print("threads={} torch={}  (ns/element, forward+backward, 2 bit; ratio vs the torch kernel "
           "of the same kind, target <= {:.0f}x)".format(torch.get_num_threads(), torch.__version__,
                                                        TARGET))
-    header = "| device | role | method | ns/el | torch fq ns/el | torch learnable fq ns/el | ratio |"
-    print(header)
+    print("| device | role | method | ns/el | torch fq ns/el | torch learnable fq ns/el "
+          "| ratio |")
     print("|" + "---|" * 7)
     for device in devices:
         for dev, role, method, t, tf, tl, ratio in bench(device, args.repeats):

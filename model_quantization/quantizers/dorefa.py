@@ -43,6 +43,10 @@ class DoReFaQuantizer(Quantizer):
         if adaptive != "none" and not self.signed:
             raise ValueError("dorefa: adaptive={!r} standardises weights (signed=True); "
                              "activations take adaptive='none'".format(adaptive))
+        if self.num_groups != 1 and not self.signed:
+            raise ValueError("dorefa: activations use one fixed clip (boundary), got num_groups="
+                             "{} (per_channel); use method 'lsq' or 'pact' for per-channel clips"
+                             .format(self.num_groups))
         if float(boundary) <= 0:
             raise ValueError("dorefa: boundary must be > 0, got {!r}".format(boundary))
         self.boundary = float(boundary)

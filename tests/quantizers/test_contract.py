@@ -102,7 +102,7 @@ def test_contract_grid_values_are_fixed_points(method, role, levels):
 def test_contract_ste_gradient_inside_range_is_upstream(method, role, levels):
     q = _build(method, role, levels).eval()
     if q.ste_range() is None:
-        pytest.skip("{} {} is not a clipped STE (tested in its reference test)".format(method, role))
+        pytest.skip("{} {} is not a clipped STE (see its reference test)".format(method, role))
     x = _spread(role, q).requires_grad_()
     upstream = torch.rand(x.shape, generator=torch.Generator().manual_seed(1)) + 0.5
     (q(x) * upstream).sum().backward()

@@ -12,7 +12,9 @@ from model_quantization.quantizers import LQNetQuantizer
 def _levels(basis, signed, ternary=None):
     """All codeword values for a 1-group basis (list of floats), by enumerating digits."""
     if ternary == "real":
-        return sorted([-basis[0], 0.0, basis[0]] if signed else [0.0, basis[0], basis[0] + basis[1]])
+        if signed:
+            return [-basis[0], 0.0, basis[0]]
+        return sorted([0.0, basis[0], basis[0] + basis[1]])
     digits = (-1.0, 1.0) if signed else (0.0, 1.0)
     return sorted(sum(d * v for d, v in zip(code, basis))
                   for code in itertools.product(digits, repeat=len(basis)))

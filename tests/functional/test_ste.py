@@ -1,0 +1,48 @@
+"""STE helpers: exact forward values and the defined gradients."""
+import torch
+
+from model_quantization.functional import (
+    clamp_ste_scale,
+    grad_scale,
+    round_ste,
+    ste_identity,
+    ste_masked,
+)
+
+
+def test_round_ste_rounds_and_passes_gradient():
+    x = torch.tensor([0.2, 1.7, -0.6], requires_grad=True)
+    y = round_ste(x)
+    y.sum().backward()
+    assert y.tolist() == [0.0, 2.0, -1.0] and x.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_grad_scale_keeps_value_bit_exact_and_scales_gradient():
+    x = torch.tensor([0.1, 0.7, 1.3], requires_grad=True)
+    y = grad_scale(x, 0.3)
+    assert torch.equal(y, x)
+    y.sum().backward()
+    assert torch.equal(x.grad, torch.full((3,), 0.3))
+
+
+def test_ste_identity_returns_value_exactly_and_gradient_to_through():
+    x = torch.tensor([0.1, 0.7, 1.3], requires_grad=True)
+    value = torch.tensor([1.0 / 3, 2.0 / 3, 1.0])
+    y = ste_identity(value, x)
+    assert torch.equal(y, value)  # (value - x).detach() + x would be off by an ulp
+    (y * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert x.grad.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_ste_masked_blocks_gradient_outside_mask():
+    x = torch.tensor([0.1, 0.7, 1.3], requires_grad=True)
+    y = ste_masked(torch.zeros(3), x, x < 1)
+    y.sum().backward()
+    assert torch.equal(y, torch.zeros(3)) and x.grad.tolist() == [1.0, 1.0, 0.0]
+
+
+def test_clamp_ste_scale_factor_sqrt_n_over_inside():
+    x = torch.tensor([-1.0, 0.5, 0.5, 0.5], requires_grad=True)
+    clamp_ste_scale(x, 0.0, 1.0).sum().backward()
+    expected = (4.0 / 3.0) ** 0.5
+    assert x.grad[0] == 0 and torch.allclose(x.grad[1:], torch.full((3,), expected))
