@@ -1,0 +1,139 @@
+#!/usr/bin/env python
+"""FCOS-R18 speed, full precision vs 2-bit (DoReFa-Net and LSQ), side by side on this machine.
+
+Builds the forks' FCOS-R18 FPN-BN three times from the project configs (full precision, DoReFa
+W2/A2 quantize-all, the same with LSQ quantizers), feeds every model the same real batch from a
+small COCO folder and reports the median time of one training iteration (forward, backward,
+SGD step) and of one inference image, plus the ratios to full precision. Targets (issue 4):
+training <= 1.25x, inference <= 1.15x. Needs the pinned forks.
+
+    python benchmarks/bench_fcos_r18.py --tiny-coco ../shared/data/tiny_coco --iters 3
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FP = "configs/detection/fcos/R18-FPNBN-fp.yaml"
+LOW = "configs/detection/fcos/R18-FPNBN-dorefa-w2a2-all.yaml"
+VARIANTS = (
+    ("fp", FP, []),
+    ("dorefa w2a2", LOW, []),
+    ("lsq w2a2", LOW, ["MODEL.QUANTIZATION.keyword", "['dorefa', 'lsq']",
+                       "MODEL.QUANTIZATION.wt_quant_group", "1",
+                       "MODEL.QUANTIZATION.wt_adaptive", "var-mean"]),
+)
+TARGETS = {"train": 1.25, "inference": 1.15}
+
+
+def _build(config, opts, args):
+    from detectron2.modeling import build_model
+
+    from model_quantization.detection.trainer import count_quantized, merge_config
+    size = ["INPUT.MIN_SIZE_TRAIN", "({},)".format(args.min_size), "INPUT.MAX_SIZE_TRAIN",
+            str(int(args.min_size * 5 / 3)), "INPUT.MIN_SIZE_TEST", str(args.min_size),
+            "INPUT.MAX_SIZE_TEST", str(int(args.min_size * 5 / 3))]
+    common = ["MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", "", "MODEL.EXTRA_WEIGHTS", "",
+              "DATASETS.TRAIN", "('tiny_coco_train',)", "DATASETS.TEST", "('tiny_coco_val',)",
+              "SOLVER.IMS_PER_BATCH", str(args.batch), "DATALOADER.NUM_WORKERS", "0",
+              "DATALOADER.ASPECT_RATIO_GROUPING", "False"]
+    cfg = merge_config(os.path.join(ROOT, config), common + size + opts)
+    cfg.freeze()
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    return cfg, model, count_quantized(model)
+
+
+def _batch(cfg, args):
+    from adet.data.dataset_mapper import DatasetMapperWithBasis
+    from detectron2.data import build_detection_train_loader
+
+    from model_quantization.detection.datasets import register_datasets
+    register_datasets(["tiny_coco_train", "tiny_coco_val"], tiny_coco=args.tiny_coco)
+    torch.manual_seed(0)
+    loader = build_detection_train_loader(cfg, mapper=DatasetMapperWithBasis(cfg, True))
+    return next(iter(loader))
+
+
+def _median_time(fn, warmup, iters):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure(config, opts, args, batch=None):
+    cfg, model, n_quant = _build(config, opts, args)
+    if batch is None:
+        batch = _batch(cfg, args)
+    model.train()
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-4,
+                                momentum=0.9)
+
+    def train_step():
+        losses = model(batch)
+        total = sum(losses.values())
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+
+    train = _median_time(train_step, args.warmup, args.iters)
+    model.eval()
+    image = [{k: v for k, v in batch[0].items() if k != "instances"}]
+
+    def infer():
+        with torch.no_grad():
+            model(image)
+
+    infer_t = _median_time(infer, args.warmup, args.iters)
+    return {"train_s": train, "inference_s": infer_t, "quantized_layers": n_quant}, batch
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("--tiny-coco", default=os.environ.get("TINY_COCO") or os.path.join(
+        ROOT, os.pardir, "shared", "data", "tiny_coco"), help="small COCO folder")
+    parser.add_argument("--min-size", type=int, default=800, help="shorter image side")
+    parser.add_argument("--batch", type=int, default=2, help="images per training iteration")
+    parser.add_argument("--iters", type=int, default=3, help="timed repetitions (median)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed repetitions first")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--json", default="", help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    results, batch = {}, None
+    for name, config, opts in VARIANTS:
+        results[name], batch = measure(config, opts, args, batch)
+        print("{:<12s} train {:7.3f} s/iter  inference {:7.3f} s/image  ({} quantized layers)"
+              .format(name, results[name]["train_s"], results[name]["inference_s"],
+                      results[name]["quantized_layers"]), flush=True)
+    fp = results["fp"]
+    print("\n| model | train s/iter | x FP (target <= {train}) | inference s/image | "
+          "x FP (target <= {inference}) |".format(**TARGETS))
+    print("|---|---:|---:|---:|---:|")
+    for name, r in results.items():
+        r["train_ratio"] = r["train_s"] / fp["train_s"]
+        r["inference_ratio"] = r["inference_s"] / fp["inference_s"]
+        print("| {} | {:.3f} | {:.2f} | {:.3f} | {:.2f} |".format(
+            name, r["train_s"], r["train_ratio"], r["inference_s"], r["inference_ratio"]))
+    info = {"min_size": args.min_size, "batch": args.batch, "iters": args.iters,
+            "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "results": results, "targets": TARGETS}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(info, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
