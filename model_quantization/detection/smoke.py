@@ -80,8 +80,9 @@ class SmokePlan(object):
     def cls_commands(self):
         seed = ["--opts", "SEED={}".format(self.seed)]
         return [
-            ("crops", self._script("make_cls_crops.py") + ["--coco", self.tiny_coco,
-                                                           "--output", self.crops]),
+            ("crops", self._script("make_cls_crops.py") + [
+                "--coco", self.tiny_coco, "--output", self.crops, "--seed", str(self.seed)]
+             + (["--overwrite"] if self.overwrite else [])),
             ("classifier fp", self._script("train_classifier.py") + [
                 "--config", CLS_FP, "--data", self.crops, "--output", self.cls_fp] + seed),
             ("classifier dorefa w2a2", self._script("train_classifier.py") + [

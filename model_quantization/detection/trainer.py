@@ -254,6 +254,6 @@ def main(args):
     init = initialize(trainer, cfg, args.resume)
     if comm.is_main_process():
         _record(cfg, raw_model, args, cfg.OUTPUT_DIR, {"mode": "train", "init": init})
-    results = trainer.train()
+    results = trainer.train() or getattr(trainer, "_last_eval_results", None)
     _report_results(cfg, args, results, os.path.join(cfg.OUTPUT_DIR, "model_final.pth"))
     return results
