@@ -97,12 +97,18 @@ def core_kwargs(method, opts, tag, shape, keywords):
           "stable": int(opts["stable"]), "correlate": float(opts["correlate"])}
     groups, _ = resolve_groups(opts["quant_group"], tag, shape)
     channel_dim = 0 if tag == "wt" else 1
+    if method in ("pact", "lqnet") and opts["adaptive"] != "none":
+        raise ValueError("{}_adaptive={!r}: {} takes no pre-normalisation; set {}_adaptive: "
+                         "'none'".format(tag, opts["adaptive"], method, tag))
     if method in ("lsq", "pact"):
         kw.update(init_clip=float(opts["boundary"]), num_groups=groups, channel_dim=channel_dim,
-                  adaptive=opts["adaptive"], grad_type=opts["grad_type"],
+                  grad_type=opts["grad_type"],
                   grad_scale=grad_scale_factor(opts["grad_scale"], opts["scale"], shape))
+        if method == "lsq":
+            kw["adaptive"] = opts["adaptive"]
     elif method == "dorefa":
-        kw.update(boundary=float(opts["boundary"]), adaptive=opts["adaptive"])
+        kw.update(boundary=float(opts["boundary"]), adaptive=opts["adaptive"],
+                  num_groups=1 if tag != "wt" else groups, channel_dim=channel_dim)
     elif method == "lqnet":
         fan = int(math.prod(int(s) for s in shape[1:])) if len(shape) > 1 else 1
         kw.update(scale=float(opts["scale"]), fan_in=fan, num_groups=groups,

@@ -21,6 +21,8 @@ Semantics (fork-interface section 2.2):
 * Returns ``None`` when the layer is disabled, else a feedback dict (empty here: QTool's
   progressive re-scaling is not implemented).
 """
+import torch
+
 from ..convert.policy_apply import assign_attribute, policy_selects
 
 __all__ = ["POLICY_ATTRIBUTES", "update_quantization"]
@@ -58,18 +60,17 @@ def _apply(q, parameters):
         if not hasattr(q, key):
             continue
         before = getattr(q, key)
-        before = float(before.flatten()[0]) if hasattr(before, "flatten") else before
         now = assign_attribute(q, key, value)
-        q.verbose("update {}_{} to {} for index {}".format(
-            q.tag, key, now if not hasattr(now, "flatten") else now.flatten().tolist(), q.index))
+        shown = now.detach().flatten().tolist() if isinstance(now, torch.Tensor) else now
+        q.verbose("update {}_{} to {} for index {}".format(q.tag, key, shown, q.index))
         if key == "level_num":
-            _set_levels(q, int(round(float(now.flatten()[0]))))
+            _set_levels(q, int(round(shown[0])))
         elif key == "num_levels":
             _set_levels(q, now)
         if key in _INERT and now != _INERT[key]:
             q.logger.warning("policy sets {}={!r} for {} index {}: QTool option not implemented "
                              "here, it has no effect".format(key, now, q.tag, q.index))
-        if key in _CORE and now != before:
+        if key in _CORE and not isinstance(now, torch.Tensor) and now != before:
             changed.append(key)
     if "bit" in parameters and not ({"level_num", "num_levels"} & set(parameters)):
         if "strict-bit" in q.keywords:
