@@ -16,6 +16,7 @@ to the end (the torch import and the model itself are excluded); on CUDA it is
 """
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -56,6 +57,8 @@ def run_child(variant, device, args):
     """Measure one variant on one device; print one JSON line."""
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = build_model(variant, args.bits).to(device)
     x = torch.randn(args.batch, 3, args.size, args.size, device=device)
@@ -93,9 +96,24 @@ def run_child(variant, device, args):
 def measure(variant, device, args):
     cmd = [sys.executable, __file__, "--child", variant, "--device", device,
            "--batch", str(args.batch), "--size", str(args.size), "--iters", str(args.iters),
-           "--warmup", str(args.warmup), "--bits", str(args.bits)]
+           "--warmup", str(args.warmup), "--bits", str(args.bits), "--threads", str(args.threads)]
     out = subprocess.run(cmd, stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def measure_rounds(variants, device, args):
+    """Run the variants in turn ``rounds`` times (interleaved, so a burst of load elsewhere on
+    the machine hits all of them); keep each figure's minimum over the rounds."""
+    best = {}
+    for _ in range(args.rounds):
+        for v in variants:
+            r = measure(v, device, args)
+            if v not in best:
+                best[v] = r
+            else:
+                for key in ("train_ms", "infer_ms", "memory_mb"):
+                    best[v][key] = min(best[v][key], r[key])
+    return [best[v] for v in variants]
 
 
 def report(results):
@@ -120,6 +138,8 @@ def main(argv=None):
     p.add_argument("--iters", type=int, default=20, help="timed iterations (median reported)")
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--bits", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=1, help="interleaved repeats, minimum kept")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--devices", default=None, help="comma list, default: cpu (+cuda if present)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -135,10 +155,11 @@ def main(argv=None):
     variants = [v for v in args.variants.split(",") if v]
     if "float" not in variants:
         variants.insert(0, "float")
-    print("torch {}, threads {}, batch {}, {} px, {} timed iters, W{}/A{} on every conv".format(
-        torch.__version__, torch.get_num_threads(), args.batch, args.size, args.iters,
-        args.bits, args.bits))
-    results = [measure(v, d, args) for d in devices for v in variants]
+    print("torch {}, threads {}, batch {}, {} px, {} timed iters x {} rounds, W{}/A{} on every "
+          "conv (fc float); load average {:.1f}".format(
+              torch.__version__, args.threads or torch.get_num_threads(), args.batch, args.size,
+              args.iters, args.rounds, args.bits, args.bits, os.getloadavg()[0]))
+    results = [r for d in devices for r in measure_rounds(variants, d, args)]
     report(results)
     return 0
 

@@ -84,3 +84,19 @@ def test_export_script_writes_file(r18_state, tmp_path):
                           stderr=subprocess.STDOUT, universal_newlines=True)
     assert proc.returncode == 0, proc.stdout
     assert "dropped: fc.weight, fc.bias" in proc.stdout and dst.is_file()
+
+
+def test_export_checkpoint_quantized_classifier(tmp_path):
+    from model_quantization.convert import convert_model
+    from model_quantization.quantizers import QuantSpec
+
+    model = torchvision.models.resnet18(weights=None, num_classes=10)
+    convert_model(model, weight=QuantSpec("lsq", bits=2), activation=QuantSpec("lsq", bits=2),
+                  exclude=["conv1", "fc"])
+    src = tmp_path / "model_best.pth"
+    torch.save({"model": model.state_dict(), "config": {"arch": "resnet18"}, "epoch": 1}, str(src))
+    report = export_checkpoint(str(src), str(tmp_path / "d2.pth"), "resnet18")
+    out = _load(tmp_path / "d2.pth")["model"]
+    assert report["num_quantizer_tensors"] == 19 * 2 * 3  # 19 convs x (W, A) x 3 tensors
+    assert torch.equal(out["backbone.bottom_up.res5.0.shortcut.quant_activation.clip_val"],
+                       model.layer4[0].downsample[0].quant_activation.clip_val.detach())
