@@ -124,6 +124,8 @@ def convert_model(model, weight=None, activation=None, scope=None, exclude=(), o
     Weight quantizers are built for shape ``[C_out, C_in, kh, kw]`` (``[out, in]`` for linear),
     activation quantizers for ``[1, C_in, 1, 1]`` (``[1, in]``). Converting an already converted
     layer replaces its quantizers. Raises ``ValueError`` for an entry matching no layer.
+    Weights and biases stay the same Parameter objects, but the quantizers' learned clips are
+    new: build the optimizer after converting.
     """
     if not isinstance(model, nn.Module):
         raise TypeError("convert_model expects an nn.Module, got {}".format(type(model).__name__))
@@ -163,8 +165,9 @@ def convert_model(model, weight=None, activation=None, scope=None, exclude=(), o
         wq = None if specs["weight"] is None else specs["weight"].build("weight", w_shape)
         aq = None if specs["activation"] is None else specs["activation"].build(
             "activation", a_shape)
-        wq = wq.to(device) if wq is not None else None
-        aq = aq.to(device) if aq is not None else None
+        for q in (wq, aq):
+            if q is not None:
+                q.to(device).train(module.training)
         if isinstance(module, (QuantConv2d, QuantLinear)):
             module.quant_weight = wq
             module.quant_activation = aq

@@ -142,3 +142,10 @@ def test_convert_model_torchvision_resnet18_first_last_8bit(toy_spec):
     assert rows["conv1"]["w_bits"] == 8 and rows["conv1"]["activation"] == "float"
     assert rows["layer4.1.conv2"]["w_bits"] == 2 and rows["layer2.0.downsample.0"]["a_bits"] == 2
     assert model.eval()(torch.randn(1, 3, 32, 32)).shape == (1, 1000)
+
+
+def test_convert_model_quantizers_follow_module_mode(net, toy_spec):
+    convert_model(net, weight=toy_spec(2))
+    net.eval()
+    convert_model(net, weight=toy_spec(4), activation=toy_spec(4))
+    assert not any(m.training for m in net.modules())
