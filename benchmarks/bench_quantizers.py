@@ -1,15 +1,14 @@
 """Forward+backward cost of each quantizer against PyTorch's own fake-quantize kernels.
 
-Not a test: prints a table of ns/element (median of a few runs) for every registered method and
-role at 2 bit, on a realistic activation ([16, 64, 56, 56]) and weight ([256, 256, 3, 3]) tensor,
-next to ``torch.fake_quantize_per_tensor_affine`` (fixed scale) and
+Not a test: prints a table of ns/element (best of a few interleaved runs) for every registered
+method and role at 2 bit, on a realistic activation ([16, 64, 56, 56]) and weight
+([256, 256, 3, 3]) tensor, next to ``torch.fake_quantize_per_tensor_affine`` (fixed scale) and
 ``torch._fake_quantize_learnable_per_tensor_affine`` (learned scale, the LSQ reference) on the
 same tensor. The ratio column divides by the learnable kernel for methods with a learned clip
 (lsq, pact) and by the fixed kernel otherwise; the target is <= 2x. Runs on CPU, and on CUDA too
 when available (synchronised). Usage: ``python benchmarks/bench_quantizers.py [--repeats N]``.
 """
 import argparse
-import statistics
 import time
 
 import torch
@@ -20,18 +19,25 @@ TARGET = 2.0
 SHAPES = {"activation": (16, 64, 56, 56), "weight": (256, 256, 3, 3)}
 
 
-def _time(fn, device, repeats):
-    fn()  # warm-up (allocator, lazy init)
-    times = []
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _time_interleaved(fns, device, repeats):
+    """Best-of-``repeats`` seconds for each function, run in alternation so that background load
+    on a shared machine hits all of them alike (the minimum is the least noisy estimate)."""
+    for fn in fns:
+        fn()  # warm-up (allocator, lazy init)
+    best = [float("inf")] * len(fns)
     for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for i, fn in enumerate(fns):
+            _sync(device)
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return best
 
 
 def _fwd_bwd(fn, x, params):
@@ -67,15 +73,14 @@ def bench(device, repeats):
         x = _input(role, device)
         n = x.numel()
         fixed, learn = _torch_kernels(x)
-        t_fixed = _time(fixed, device, repeats) / n * 1e9
-        t_learn = _time(learn, device, repeats) / n * 1e9
         for method in available_methods():
             try:
                 q = QuantSpec(method, bits=2).build(role, SHAPES[role]).to(device).train()
             except ValueError:
                 continue  # e.g. pact has no weight role
             params = [p for p in q.parameters() if p.requires_grad]
-            t = _time(_fwd_bwd(q, x, params), device, repeats) / n * 1e9
+            t, t_fixed, t_learn = (s / n * 1e9 for s in _time_interleaved(
+                [_fwd_bwd(q, x, params), fixed, learn], device, repeats))
             ref = t_learn if params else t_fixed
             rows.append((device.type, role, method, t, t_fixed, t_learn, t / ref))
     return rows
@@ -83,7 +88,7 @@ def bench(device, repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per entry (median)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per entry (best of)")
     args = parser.parse_args()
     devices = [torch.device("cpu")]
     if torch.cuda.is_available():

@@ -1,5 +1,6 @@
 """Helpers shared by the quantizer modules: option checks, grouping, weight standardisation."""
 import difflib
+import weakref
 
 import torch
 
@@ -34,20 +35,23 @@ def check_no_warmup(method, stable):
                              method, stable, method))
 
 
+_LEVELS_CACHE = weakref.WeakKeyDictionary()  # level_num tensor -> (version, levels)
+
+
 def current_levels(quantizer):
-    """``level_num`` as a Python int, re-read only when the buffer changed (in-place ``fill_``,
-    ``load_state_dict`` or a new tensor), so a CUDA forward does not synchronise every call."""
+    """``level_num`` as a Python int, re-read only when the buffer changed (in-place ``fill_``
+    or ``load_state_dict`` bump its version; a copy is a new tensor), so a CUDA forward does not
+    synchronise on every call."""
     buf = quantizer.level_num
-    key = (id(buf), buf._version)
-    cached = quantizer.__dict__.get("_levels_cache")
-    if cached is None or cached[0] != key:
-        levels = int(round(float(buf.item())))
-        if levels < 2:
-            raise ValueError("{}: level_num is {}, a quantizer needs at least 2 levels".format(
-                quantizer.method, levels))
-        quantizer.__dict__["_levels_cache"] = (key, levels)
-        return levels
-    return cached[1]
+    cached = _LEVELS_CACHE.get(buf)
+    if cached is not None and cached[0] == buf._version:
+        return cached[1]
+    levels = int(round(float(buf.item())))
+    if levels < 2:
+        raise ValueError("{}: level_num is {}, a quantizer needs at least 2 levels".format(
+            quantizer.method, levels))
+    _LEVELS_CACHE[buf] = (buf._version, levels)
+    return levels
 
 
 def clip_shape(num_groups, channel_dim, ndim):

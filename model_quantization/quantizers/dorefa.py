@@ -11,7 +11,8 @@ gradient straight through (``mean|w|`` is a constant).
 """
 import torch
 
-from ..functional.ste import round_ste, ste_identity
+from ..functional.ste import ste_identity
+from ..functional.tanh_quant import tanh_weight_quant
 from ..functional.uniform import clip_fake_quant
 from ._common import check_choice, check_groups, check_no_warmup, current_levels, standardize
 from .base import Quantizer
@@ -85,7 +86,4 @@ class DoReFaQuantizer(Quantizer):
             e = self._binary_scale(x).reshape(-1, 1)
             value = torch.where(flat >= 0, e, -e).reshape(x.shape)
             return ste_identity(value, x)
-        t = torch.tanh(x)
-        t = t / (2 * t.abs().max()) + 0.5
-        q = round_ste(t * (levels - 1)) * (2.0 / (levels - 1))
-        return q - 1.0
+        return tanh_weight_quant(x, levels)

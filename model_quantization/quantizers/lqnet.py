@@ -38,6 +38,30 @@ __all__ = ["LQNetQuantizer", "SUPPORTED_LEVELS"]
 
 SUPPORTED_LEVELS = (2, 3, 4, 8, 16, 32, 64, 128, 256)
 _PHI_75 = 0.6745  # inverse normal CDF at 0.75
+_THRESHOLD_LOOP_MAX = 16  # up to this many levels one compare pass per threshold beats a search
+
+
+def _assign_by_thresholds(x, lv, thr, stats):
+    """One group, few levels: ``value`` = the level of each element of the 1-D ``x`` (ties go
+    up), and optionally per-level ``counts`` / ``sums`` (``[1, L]``), from one compare pass per
+    threshold (cumulative ``x >= t_i`` counts and sums, then differences)."""
+    value = torch.empty_like(x).fill_(lv[0])
+    ge_count, ge_sum = [x.new_tensor(float(x.numel()))], [x.sum() if stats else None]
+    for i in range(thr.numel()):
+        mask = x >= thr[i]
+        value.masked_fill_(mask, lv[i + 1])
+        if stats:
+            ge_count.append(mask.sum().to(x.dtype))
+            m = mask.to(x.dtype)
+            ge_sum.append(torch.dot(x, m) if x.dtype in (torch.float32, torch.float64)
+                          else (x * m).sum())
+    if not stats:
+        return value, None, None
+    ge_count.append(x.new_zeros(()))
+    ge_sum.append(x.new_zeros(()))
+    ge_count, ge_sum = torch.stack(ge_count), torch.stack(ge_sum)
+    counts = (ge_count[:-1] - ge_count[1:]).reshape(1, -1)
+    return value, counts, (ge_sum[:-1] - ge_sum[1:]).reshape(1, -1)
 
 
 def _codebook(levels, signed, ternary):
@@ -173,14 +197,14 @@ class LQNetQuantizer(Quantizer):
             lv, order = self._sorted_levels()
             thr = self.thrs_multiplier @ lv  # [L-1, G]
             xd = xg.detach()
-            if self.num_groups == 1:
-                pos = torch.bucketize(xd, thr[:, 0].contiguous(), right=True)
-                value = lv[:, 0].take(pos)
+            if self.num_groups == 1 and self._built_levels <= _THRESHOLD_LOOP_MAX:
+                value, counts, sums = _assign_by_thresholds(xd.reshape(-1), lv[:, 0], thr[:, 0],
+                                                            update)
+                value = value.reshape(xd.shape)
             else:
-                pos = torch.searchsorted(thr.t().contiguous(), xd.contiguous(), right=True)
-                value = lv.t().contiguous().gather(1, pos)
+                value, counts, sums = self._assign_by_search(xd, lv, thr, update)
             if update:
-                self._update_basis(xd, pos, order)
+                self._update_basis(counts, sums, order)
             self.codec_index.copy_(order)
             self.auxil.copy_(thr)
         if self.signed:
@@ -189,16 +213,28 @@ class LQNetQuantizer(Quantizer):
             y = ste_masked(value, xg, xg < lv[-1].reshape(-1, 1))
         return self._ungroup(y, x)
 
-    @torch.no_grad()
-    def _update_basis(self, x, pos, order):
-        """Least-squares refit of the basis per group on the assigned codes, then EMA."""
+    def _assign_by_search(self, x, lv, thr, stats):
+        """Any level count and grouping: binary search per element, then bincount statistics."""
         g, levels = self.num_groups, self._built_levels
+        pos = torch.searchsorted(thr.t().contiguous(), x.contiguous(), right=True)
+        value = lv.t().contiguous().gather(1, pos)
+        if not stats:
+            return value, None, None
         flat = (pos + torch.arange(g, device=pos.device).reshape(-1, 1) * levels).reshape(-1)
         counts = torch.bincount(flat, minlength=g * levels).reshape(g, levels).to(x.dtype)
-        sums = torch.bincount(flat, weights=x.reshape(-1), minlength=g * levels).reshape(g, levels)
+        sums = torch.bincount(flat, weights=x.reshape(-1), minlength=g * levels)
+        return value, counts, sums.reshape(g, levels).to(x.dtype)
+
+    @torch.no_grad()
+    def _update_basis(self, counts, sums, order):
+        """Least-squares refit of the basis per group on the assigned codes, then EMA.
+
+        ``counts`` / ``sums`` ``[G, L]``: elements assigned to each sorted level and their sum;
+        the normal equations are ``sum_l n_l b_l b_l^T v = sum_l s_l b_l`` over codewords b_l.
+        """
         codes = self.codec_vector[order.t()]  # [G, L, K] digits of each sorted level
         gram = (codes * counts.unsqueeze(-1)).transpose(1, 2) @ codes  # [G, K, K]
-        rhs = (codes * sums.to(x.dtype).unsqueeze(-1)).sum(dim=1)  # [G, K]
+        rhs = (codes * sums.unsqueeze(-1)).sum(dim=1)  # [G, K]
         old = self.basis.t()
         # a small ridge towards the old basis keeps unused codes (singular gram) where they were
         lam = 1e-4 * gram.diagonal(dim1=1, dim2=2).mean(dim=1, keepdim=True) + 1e-8

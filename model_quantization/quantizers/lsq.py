@@ -87,7 +87,7 @@ class LSQQuantizer(Quantizer):
         self.step()
         if self.adaptive == "var-mean":
             x = standardize(x, self.num_groups)
-        c = clip.abs()
+        c = clip.abs().to(x.dtype)
         if self.grad_scale is not None:
             c = scale_gradient(c, self.grad_scale)
         xg = to_groups(x, self.num_groups, self.channel_dim)

@@ -54,7 +54,7 @@ class QuantSpec(object):
         self.levels = None if levels is None else int(levels)
         self.num_levels = levels_from_bits(bits, levels)
         if self.levels is None:
-            self.bits = int(bits)
+            self.bits = int(float(bits))
         cls = QUANTIZERS[method]
         allowed = (_accepted(cls) - set(_DERIVED)) | {"per_channel"}
         unknown = sorted(set(options) - allowed)

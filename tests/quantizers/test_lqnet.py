@@ -148,3 +148,16 @@ def test_lqnet_rejects_unsupported_levels_listing_supported():
 def test_lqnet_rejects_unknown_ternary_mode():
     with pytest.raises(ValueError, match="ternary='QTool'.*Did you mean 'qtool'"):
         LQNetQuantizer(3, True, ternary="QTool")
+
+
+@pytest.mark.parametrize("signed,levels", [(False, 4), (True, 3), (True, 8)])
+def test_lqnet_grouped_path_agrees_with_per_tensor_path(signed, levels):
+    # two identical groups take the searchsorted/bincount path, one group the threshold loop
+    x = torch.randn(1, 300, dtype=torch.float64) * 1.5
+    single = LQNetQuantizer(levels, signed, fan_in=9).double().train()
+    grouped = LQNetQuantizer(levels, signed, fan_in=9, num_groups=2).double().train()
+    y1 = single(x.clone().requires_grad_())
+    y2 = grouped(x.repeat(2, 1).requires_grad_())
+    assert torch.equal(y2[0], y1[0]) and torch.equal(y2[1], y1[0])
+    torch.testing.assert_close(grouped.basis[:, :1], single.basis, rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(grouped.basis[:, 1:], single.basis, rtol=1e-9, atol=1e-12)
