@@ -149,11 +149,13 @@ ENV MQ_IMAGE_TAG=${IMAGE_TAG} \
     MPLCONFIGDIR=/tmp/matplotlib
 
 # A non-root user whose uid/gid can match the host's (make image passes USER_UID/USER_GID = id -u/-g;
-# -o allows ids that already exist in the base image).
+# -o allows ids that already exist in the base image). The configs' relative output/ folder is the
+# /outputs mount, so a config's own MODEL.WEIGHTS / OUTPUT_DIR paths land on the host too.
 RUN groupadd -o -g "${USER_GID}" mq \
     && useradd -o -m -u "${USER_UID}" -g "${USER_GID}" -s /bin/bash mq \
     && mkdir -p /data /weights /outputs \
-    && chown mq:mq /outputs
+    && chown mq:mq /outputs \
+    && ln -sfn /outputs /opt/mq/output
 USER mq
 ENTRYPOINT ["/opt/mq/docker/entrypoint.sh"]
 CMD ["help"]

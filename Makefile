@@ -1,0 +1,343 @@
+# Every step of the recipe as a make target, run inside the image (RUNNER=docker, the default) or natively
+# (RUNNER=local) with exactly the same command: one shared RUN prefix is either the `docker run ...` line or
+# nothing. Commands are echoed before they run; `make -n <target>` shows them without running anything.
+# `make help` (the default) lists targets and variables.
+
+SHELL := /bin/bash
+# make -n? (read before MAKEFLAGS is changed below: its first word holds the one-letter flags)
+DRY_RUN := $(findstring n,$(firstword -$(MAKEFLAGS)))
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+.SUFFIXES:
+# Every file of the recipe is kept: no checkpoint is ever deleted as an "intermediate" file.
+.SECONDARY:
+.SECONDEXPANSION:
+
+empty :=
+space := $(empty) $(empty)
+comma := ,
+
+# ---------------------------------------------------------------------------------------------------------
+# User variables (each documented in HELP_<name>, printed by `make help`)
+FLAVORS := legacy current cpu
+FLAVOR ?= current
+HELP_FLAVOR = image flavour: legacy (CUDA 11.3, torch 1.10) | current (CUDA 12.6, torch 2.7) | cpu
+RUNNER ?= docker
+HELP_RUNNER = docker: run each command in the image | local: run the same command natively
+IMAGE ?= qat-detection
+HELP_IMAGE = image name
+GIT_SHORT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo nogit)
+TAG ?= $(FLAVOR)-$(GIT_SHORT)
+HELP_TAG = image tag (default: flavour-commit)
+GPUS ?= $(if $(filter cpu,$(FLAVOR)),none,all)
+HELP_GPUS = GPUs for docker run --gpus: all | "device=0,1" | a count | none (local: CUDA_VISIBLE_DEVICES)
+NUM_GPUS ?= $(if $(filter none,$(GPUS)),0,1)
+HELP_NUM_GPUS = processes per machine for training (0 = CPU)
+DATA_DIR ?= data
+HELP_DATA_DIR = datasets: DATA_DIR/coco/{train2017,val2017,annotations} and DATA_DIR/imagenet/{train,val}
+WEIGHTS_DIR ?= weights
+HELP_WEIGHTS_DIR = pretrained weights (torchvision resnet18-f37072fd.pth ..., R-50.pkl)
+OUTPUT_DIR ?= output
+HELP_OUTPUT_DIR = runs, checkpoints and reports (the configs' output/ folder)
+CONFIG ?=
+HELP_CONFIG = config file for train-det, eval, overall-full (detector) or backbone-low, export (classifier)
+OPTS ?=
+HELP_OPTS = config overrides, detectron2 style KEY VALUE ... (classifier: KEY=VALUE ...)
+CHECKPOINT ?=
+HELP_CHECKPOINT = checkpoint for eval (a file under OUTPUT_DIR or WEIGHTS_DIR)
+ARCH ?= resnet18
+HELP_ARCH = backbone for backbone-full / export without CONFIG: resnet18 | resnet34 | resnet50
+TINY_COCO ?= ../shared/data/tiny_coco
+HELP_TINY_COCO = small COCO folder (images/, annotations/instances_*.json) for smoke; output of tiny-coco
+IDS ?=
+HELP_IDS = image ids for tiny-coco, e.g. IDS="139 285 632"
+COCO_SPLIT ?= val2017
+HELP_COCO_SPLIT = COCO split tiny-coco cuts from
+PYTHON ?= python
+HELP_PYTHON = interpreter for RUNNER=local, wire, install-forks (RUNNER=local default: VENV/bin/python)
+VENV ?= .venv
+HELP_VENV = virtual environment make setup creates for RUNNER=local
+HOST_PYTHON ?= python3
+HELP_HOST_PYTHON = host interpreter for the standard-library helpers (check, tiny-coco, setup)
+TEST_ARGS ?= -q
+HELP_TEST_ARGS = arguments for pytest (make test)
+SMOKE_ARGS ?=
+HELP_SMOKE_ARGS = extra arguments for scripts/smoke.py
+USER_UID ?= $(or $(filter-out 0,$(shell id -u 2>/dev/null)),1000)
+HELP_USER_UID = uid of the image user (default: yours; 1000 when you are root)
+USER_GID ?= $(or $(filter-out 0,$(shell id -g 2>/dev/null)),1000)
+HELP_USER_GID = gid of the image user
+SHM_SIZE ?= 8g
+HELP_SHM_SIZE = shared memory of the container (data loader workers)
+DOCKER ?= docker
+HELP_DOCKER = docker client binary
+EXPERIMENTS_MK ?= configs/experiments.mk
+HELP_EXPERIMENTS_MK = make fragment defining the experiments (generated from configs/experiments.yaml)
+
+# "./x" and "x/" name the same folder as "x" (make compares target names as strings)
+norm_dir = $(patsubst %/,%,$(patsubst ./%,%,$(1)))
+override DATA_DIR := $(call norm_dir,$(DATA_DIR))
+override WEIGHTS_DIR := $(call norm_dir,$(WEIGHTS_DIR))
+override OUTPUT_DIR := $(call norm_dir,$(OUTPUT_DIR))
+
+HELP_VARS := RUNNER FLAVOR IMAGE TAG GPUS NUM_GPUS DATA_DIR WEIGHTS_DIR OUTPUT_DIR CONFIG OPTS CHECKPOINT \
+	ARCH TINY_COCO IDS COCO_SPLIT PYTHON VENV HOST_PYTHON TEST_ARGS SMOKE_ARGS USER_UID USER_GID SHM_SIZE \
+	DOCKER EXPERIMENTS_MK
+
+# ---------------------------------------------------------------------------------------------------------
+# Input validation (one line each, naming the variable that fixes it)
+ifeq ($(filter $(FLAVOR),$(FLAVORS)),)
+$(error FLAVOR=$(FLAVOR) is not an image flavour; use FLAVOR=legacy, FLAVOR=current or FLAVOR=cpu)
+endif
+ifneq ($(words $(FLAVOR)),1)
+$(error FLAVOR=$(FLAVOR) is not an image flavour; use FLAVOR=legacy, FLAVOR=current or FLAVOR=cpu)
+endif
+ifeq ($(filter $(RUNNER),docker local),)
+$(error RUNNER=$(RUNNER) is unknown; use RUNNER=docker (in the image) or RUNNER=local (native))
+endif
+ifeq ($(filter all none device=% 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16,$(GPUS)),)
+$(error GPUS=$(GPUS) is not understood; use GPUS=all, GPUS=none, GPUS=2 or GPUS='"device=0,1"')
+endif
+ifneq ($(filter cpu,$(FLAVOR)),)
+ifneq ($(GPUS),none)
+ifeq ($(RUNNER),docker)
+$(error GPUS=$(GPUS) with FLAVOR=cpu: the cpu image has no CUDA; use GPUS=none or FLAVOR=current)
+endif
+endif
+endif
+
+ARCHS := resnet18 resnet34 resnet50
+TV_WEIGHTS_resnet18 := resnet18-f37072fd.pth
+TV_WEIGHTS_resnet34 := resnet34-b627a593.pth
+TV_WEIGHTS_resnet50 := resnet50-0676ba61.pth
+
+PROJECT_COMMIT := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet --ignore-submodules HEAD -- 2>/dev/null || echo -dirty)
+pin_of = $(or $(shell git ls-files -s -- $(1) 2>/dev/null | awk '$$1 == "160000" {print $$2}'),unknown)
+BUILT_AT := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+
+# ---------------------------------------------------------------------------------------------------------
+# The shared RUN prefix and the paths commands see (the container's mount points, or the host paths)
+GPU_FLAG = $(if $(filter none,$(GPUS)),,--gpus $(if $(findstring $(comma),$(GPUS)),'"$(GPUS)"',$(GPUS)))
+mount_ro = $(if $(wildcard $(1)),-v $(abspath $(1)):$(2):ro)
+DOCKER_RUN_ARGS = --rm $(GPU_FLAG) --shm-size=$(SHM_SIZE) --user $(USER_UID):$(USER_GID) \
+	$(call mount_ro,$(DATA_DIR),/data) $(call mount_ro,$(WEIGHTS_DIR),/weights) \
+	-v $(abspath $(OUTPUT_DIR)):/outputs $(call mount_ro,$(TINY_COCO),/tiny_coco) \
+	-v $(CURDIR)/configs:/opt/mq/configs:ro $(IMAGE):$(TAG)
+
+ifeq ($(RUNNER),docker)
+RUN = $(DOCKER) run $(strip $(DOCKER_RUN_ARGS))$(space)
+RUN_IT = $(DOCKER) run -it $(strip $(DOCKER_RUN_ARGS))$(space)
+PY := python
+C_DATA := /data
+C_WEIGHTS := /weights
+C_OUT := /outputs
+C_TINY := /tiny_coco
+PREFLIGHT_CHECKS = $(if $(shell command -v $(DOCKER) 2>/dev/null),,$(call fail,'$(DOCKER)' not found (RUNNER=docker): install Docker$(comma) or run natively with RUNNER=local))$\
+	$(if $(shell $(DOCKER) version --format '{{.Server.Version}}' 2>/dev/null),,$(call fail,cannot reach the Docker daemon ($(DOCKER) version): start it or join the docker group$(comma) or use RUNNER=local))$\
+	$(if $(filter none,$(GPUS)),,$(if $(shell $(DOCKER) info 2>/dev/null | grep -i nvidia),,$(call fail,GPUS=$(GPUS) but Docker has no NVIDIA runtime (docker info): install nvidia-container-toolkit$(comma) or use GPUS=none)))$\
+	$(if $(shell $(DOCKER) image inspect --format ok $(IMAGE):$(TAG) 2>/dev/null),,$(call fail,image $(IMAGE):$(TAG) not found: build it with make image FLAVOR=$(FLAVOR)$(comma) or set TAG))
+else
+RUN :=
+RUN_IT :=
+ifeq ($(origin PYTHON),file)
+PYTHON := $(VENV)/bin/python
+LOCAL_DEPS := $(VENV)/bin/python
+endif
+PY = $(PYTHON)
+C_DATA = $(DATA_DIR)
+C_WEIGHTS = $(WEIGHTS_DIR)
+C_OUT = $(OUTPUT_DIR)
+C_TINY = $(TINY_COCO)
+PREFLIGHT_CHECKS = $(if $(shell command -v $(PYTHON) 2>/dev/null),,$(call fail,PYTHON=$(PYTHON) not found (RUNNER=local): run make setup RUNNER=local$(comma) or set PYTHON))
+ifeq ($(GPUS),none)
+export CUDA_VISIBLE_DEVICES :=
+else ifneq ($(filter device=%,$(GPUS)),)
+export CUDA_VISIBLE_DEVICES := $(patsubst device=%,%,$(GPUS))
+endif
+endif
+
+# host path -> the path the command sees (mounted folders are remapped under docker)
+to_run_path = $(if $(filter docker,$(RUNNER)),$(strip \
+	$(patsubst $(abspath $(OUTPUT_DIR))%,$(C_OUT)%,\
+	$(patsubst $(abspath $(WEIGHTS_DIR))%,$(C_WEIGHTS)%,\
+	$(patsubst $(abspath $(DATA_DIR))%,$(C_DATA)%,$(abspath $(1)))))),$(1))
+# a path as written in configs/experiments.mk -> the host file: output/... lives in OUTPUT_DIR, a
+# detectron2:// model-zoo name is a file in WEIGHTS_DIR (never downloaded)
+host_file = $(if $(filter output/%,$(1)),$(patsubst output/%,$(OUTPUT_DIR)/%,$(1)),$(if $(filter detectron2://%,$(1)),$(WEIGHTS_DIR)/$(notdir $(1)),$(1)))
+name_of = $(basename $(notdir $(1)))
+arch_of_cls = $(firstword $(subst _, ,$(1)))
+
+# Checks run when make expands a recipe (just before it runs) or parses a goal; a failure is one line
+# ("Makefile:N: *** <problem>: <fix>.  Stop."). Under make -n they are skipped, so -n always shows.
+fail = $(if $(DRY_RUN),,$(error $(1)))
+need_dir = $(if $(wildcard $(1)/.),,$(call fail,$(1) not found: $(2)))
+need_file = $(if $(wildcard $(1)),,$(call fail,$(1) not found: $(2)))
+need_var = $(if $($(1)),,$(call fail,$(1) is empty: $(2)))
+# under docker, commands see only configs/ and the mounted folders
+need_config_inside = $(if $(filter docker,$(RUNNER)),$(if $(filter configs/%,$(patsubst $(CURDIR)/%,%,$(abspath $(1)))),,$(call fail,CONFIG=$(1) is outside configs/: the container sees only the project's configs/ folder (mounted); put it there or use RUNNER=local)))
+need_mounted = $(if $(filter docker,$(RUNNER)),$(if $(filter /outputs/% /weights/% /data/%,$(call to_run_path,$(1))),,$(call fail,$(2)=$(1) is outside OUTPUT_DIR$(comma) WEIGHTS_DIR and DATA_DIR$(comma) the folders the container sees: move it there or set one of them)))
+NEED_COCO = $(call need_dir,$(DATA_DIR)/coco,set DATA_DIR to the folder holding coco/{train2017$(comma)val2017$(comma)annotations})
+NEED_IMAGENET = $(call need_dir,$(DATA_DIR)/imagenet,set DATA_DIR to the folder holding imagenet/{train$(comma)val})
+
+# ---------------------------------------------------------------------------------------------------------
+# Experiments: configs/experiments.mk defines, per NAME in EXPERIMENTS (and EXPERIMENT_ALIASES):
+# NAME_CONFIG, NAME_INIT, NAME_FP_DETECTOR, NAME_CLS_CONFIG, NAME_ARCH, NAME_WEIGHTS, NAME_EXTRA_WEIGHTS,
+# NAME_OUTPUT. Each detector run is a file target ($(OUTPUT_DIR)/detection/NAME/model_final.pth) whose
+# prerequisites are the files it starts from, so `make train-NAME` runs only the steps not yet done.
+-include $(EXPERIMENTS_MK)
+EXPERIMENTS ?=
+EXPERIMENT_ALIASES ?=
+exp_file = $(call host_file,$($(1)_OUTPUT))/model_final.pth
+exp_of_config = $(firstword $(foreach e,$(EXPERIMENTS),$(if $(filter $(1),$($(e)_CONFIG)),$(e))))
+
+define EXPERIMENT_RULE
+$(call exp_file,$(1)): $(call host_file,$($(1)_WEIGHTS)) $(if $($(1)_EXTRA_WEIGHTS),$(call host_file,$($(1)_EXTRA_WEIGHTS))) | $$(LOCAL_DEPS) preflight
+	$$(NEED_COCO)
+	$$(RUN)$$(PY) scripts/train_det.py --config-file $($(1)_CONFIG) --num-gpus $$(NUM_GPUS) --data-dir $$(C_DATA) MODEL.WEIGHTS $$(call to_run_path,$(call host_file,$($(1)_WEIGHTS)))$(if $($(1)_EXTRA_WEIGHTS), MODEL.EXTRA_WEIGHTS $$(call to_run_path,$(call host_file,$($(1)_EXTRA_WEIGHTS)))) OUTPUT_DIR $$(call to_run_path,$(call host_file,$($(1)_OUTPUT))) $$(OPTS)
+endef
+$(foreach e,$(EXPERIMENTS),$(eval $(call EXPERIMENT_RULE,$(e))))
+TRAIN_TARGETS := $(addprefix train-,$(EXPERIMENTS) $(EXPERIMENT_ALIASES))
+$(foreach e,$(EXPERIMENTS) $(EXPERIMENT_ALIASES),$(eval train-$(e): $(call exp_file,$(e))))
+.PHONY: $(TRAIN_TARGETS)
+
+# Inputs are checked up front for the goals that need them (not hours later, when the step starts)
+ifneq ($(filter eval train-det backbone-low overall-full,$(MAKECMDGOALS)),)
+$(call need_var,CONFIG,pass CONFIG=<config file> (make help))
+$(call need_file,$(CONFIG),CONFIG names no file; see configs/)
+endif
+ifneq ($(filter eval train-det,$(MAKECMDGOALS)),)
+$(call need_config_inside,$(CONFIG))
+endif
+ifneq ($(and $(filter eval,$(MAKECMDGOALS)),$(CHECKPOINT)),)
+$(call need_file,$(CHECKPOINT),CHECKPOINT names no file)
+$(call need_mounted,$(CHECKPOINT),CHECKPOINT)
+endif
+ifneq ($(filter smoke,$(MAKECMDGOALS)),)
+$(call need_dir,$(TINY_COCO),set TINY_COCO to a folder with images/ and annotations/instances_*.json (make tiny-coco cuts one))
+endif
+ifneq ($(filter tiny-coco,$(MAKECMDGOALS)),)
+$(call need_var,IDS,pass the image ids$(comma) e.g. IDS="139 285 632")
+$(call need_dir,$(DATA_DIR)/coco,set DATA_DIR to the folder holding coco/)
+endif
+ifneq ($(filter $(TRAIN_TARGETS) train-det eval overall-full,$(MAKECMDGOALS)),)
+$(NEED_COCO)
+endif
+needs_imagenet = $(and $($(1)_CLS_CONFIG),$(if $(wildcard $(call host_file,$($(1)_WEIGHTS))),,$(if $(wildcard $(OUTPUT_DIR)/backbone_low/$(call name_of,$($(1)_CLS_CONFIG))/model_best.pth),,yes)))
+ifneq ($(filter backbone-low,$(MAKECMDGOALS))$(foreach e,$(patsubst train-%,%,$(filter $(TRAIN_TARGETS),$(MAKECMDGOALS))),$(call needs_imagenet,$(e))),)
+$(NEED_IMAGENET)
+endif
+
+# ---------------------------------------------------------------------------------------------------------
+# Recipe steps as file rules
+# 1. full-precision backbone from torchvision's weights file
+$(OUTPUT_DIR)/backbone_full/%/model.pth: | $$(LOCAL_DEPS) preflight
+	$(if $(filter $*,$(ARCHS)),,$(call fail,unknown backbone '$*': use ARCH=resnet18$(comma) resnet34 or resnet50))
+	$(call need_file,$(WEIGHTS_DIR)/$(TV_WEIGHTS_$*),put torchvision's $(TV_WEIGHTS_$*) in WEIGHTS_DIR)
+	$(RUN)$(PY) scripts/backbone_full.py --arch $* --weights $(call to_run_path,$(WEIGHTS_DIR)/$(TV_WEIGHTS_$*)) --output $(call to_run_path,$@)
+# 2. low-bit backbone: QAT finetuning on ImageNet of configs/classification/<name>.yaml
+$(OUTPUT_DIR)/backbone_low/%/model_best.pth: $(OUTPUT_DIR)/backbone_full/$$(call arch_of_cls,$$*)/model.pth | $$(LOCAL_DEPS) preflight
+	$(call need_file,configs/classification/$*.yaml,no classification config of that name; see configs/classification/)
+	$(NEED_IMAGENET)
+	$(RUN)$(PY) $(if $(filter-out 0 1,$(NUM_GPUS)),-m torch.distributed.run --standalone --nproc_per_node=$(NUM_GPUS) )scripts/train_classifier.py --config configs/classification/$*.yaml --data $(C_DATA)/imagenet --output $(call to_run_path,$(@D)) --init $(call to_run_path,$<)$(if $(OPTS), --opts $(OPTS))
+# 3. export to detectron2 names: the full-precision backbone, and each low-bit one
+$(OUTPUT_DIR)/backbones/torch-r%-fp/model_d2.pth: $(OUTPUT_DIR)/backbone_full/resnet%/model.pth | $$(LOCAL_DEPS) preflight
+	$(RUN)$(PY) scripts/export_detectron2.py --input $(call to_run_path,$<) --output $(call to_run_path,$@) --arch resnet$*
+$(OUTPUT_DIR)/backbones/%/model_d2.pth: $(OUTPUT_DIR)/backbone_low/%/model_best.pth | $$(LOCAL_DEPS) preflight
+	$(RUN)$(PY) scripts/export_detectron2.py --input $(call to_run_path,$<) --output $(call to_run_path,$@) --arch $(call arch_of_cls,$*)
+# weights that only a person can provide
+$(WEIGHTS_DIR)/%:
+	$(call fail,$@ not found: put it in WEIGHTS_DIR (nothing is downloaded; README: Data and weights layout))
+
+# ---------------------------------------------------------------------------------------------------------
+# Targets
+.PHONY: help image setup shell test smoke eval report check check-submodules wire install-forks tiny-coco \
+	backbone-full backbone-low export overall-full train-det list-experiments
+
+help: ## list targets and variables (this text)
+	@echo "Usage: make <target> [VARIABLE=value ...]   (make -n <target> shows the commands)"
+	@echo ""
+	@echo "Targets:"
+	@awk -F ':.*## ' '/^[a-z][a-z0-9-]*:.*## /{printf "  %-18s %s\n", $$1, $$2}' $(firstword $(MAKEFILE_LIST))
+	@echo "  train-<experiment> one per row of configs/experiments.yaml; its steps chained as file dependencies:"
+	@$(foreach t,$(TRAIN_TARGETS),echo "    $(t)";)
+	@$(if $(EXPERIMENTS),true,echo "    (none: $(EXPERIMENTS_MK) is missing; python scripts/gen_experiments_mk.py writes it)")
+	@echo ""
+	@echo "Variables (current value; set on the command line, e.g. make smoke RUNNER=local):"
+	@$(foreach v,$(HELP_VARS),printf '  %-15s %-28s %s\n' '$(v)' '$(subst ','"'"',$($(v)))' '$(subst ','"'"',$(HELP_$(v)))';)
+
+image: check-submodules ## build the image of FLAVOR, tagged IMAGE:TAG
+	@command -v $(DOCKER) >/dev/null 2>&1 || { echo "make: '$(DOCKER)' not found: install Docker to build images (RUNNER=local needs none)" >&2; exit 2; }
+	$(DOCKER) build --build-arg FLAVOR=$(FLAVOR) --build-arg IMAGE_TAG=$(IMAGE):$(TAG) \
+		--build-arg PROJECT_COMMIT=$(PROJECT_COMMIT) \
+		--build-arg DETECTRON2_COMMIT=$(call pin_of,third_party/detectron2) \
+		--build-arg ADELAIDET_COMMIT=$(call pin_of,third_party/AdelaiDet) \
+		--build-arg BUILT_AT=$(BUILT_AT) --build-arg USER_UID=$(USER_UID) --build-arg USER_GID=$(USER_GID) \
+		-t $(IMAGE):$(TAG) .
+
+setup: $(VENV)/bin/python ## RUNNER=local: create VENV with the cpu lock (Python 3.10) or pyproject ranges
+$(VENV)/bin/python:
+	$(HOST_PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install $(if $(filter 3.10,$(shell $(HOST_PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)),-r docker/requirements-cpu.lock,".[recipe,test]")
+	$(VENV)/bin/python -m pip install --no-deps -e .
+
+shell: | $$(LOCAL_DEPS) preflight ## interactive shell in the image (RUNNER=local: a shell here)
+	$(RUN_IT)bash
+
+test: | $$(LOCAL_DEPS) preflight ## run the test suite (pytest TEST_ARGS)
+	$(RUN)$(PY) -m pytest $(TEST_ARGS)
+
+smoke: | $$(LOCAL_DEPS) preflight ## the recipe's smoke run on TINY_COCO (minutes on a CPU), into OUTPUT_DIR/smoke
+	$(RUN)$(PY) scripts/smoke.py --tiny-coco $(C_TINY) --output $(C_OUT)/smoke $(SMOKE_ARGS)
+
+eval: | $$(LOCAL_DEPS) preflight ## evaluate a detector: CONFIG, CHECKPOINT (or OPTS="MODEL.WEIGHTS ..."); prints the AP table
+	$(RUN)$(PY) scripts/train_det.py --config-file $(CONFIG) --eval-only --num-gpus $(NUM_GPUS) --data-dir $(C_DATA)$(if $(CHECKPOINT), MODEL.WEIGHTS $(call to_run_path,$(CHECKPOINT))) OUTPUT_DIR $(C_OUT)/eval/$(call name_of,$(CONFIG)) $(OPTS)
+
+report: | $$(LOCAL_DEPS) preflight ## gather every run under OUTPUT_DIR into OUTPUT_DIR/report (reference vs reproduced AP)
+	$(RUN)$(PY) scripts/report.py --runs $(C_OUT) --out $(C_OUT)/report
+
+check-submodules: ## the forks are checked out at their pinned commits, unmodified but for our patches
+	$(HOST_PYTHON) scripts/check_submodules.py
+
+check: check-submodules | $$(LOCAL_DEPS) preflight ## check-submodules + the fork is wired to this library (in the image, or natively)
+	$(RUN)$(PY) -m model_quantization.compat.wire --detectron2 third_party/detectron2 --check
+
+wire: ## native installs: make the fork's third_party.quantization resolve to model_quantization.compat
+	$(PYTHON) -m model_quantization.compat.wire --detectron2 third_party/detectron2
+
+install-forks: check-submodules ## native installs: patch (torch >= 1.11), build and pip install -e the forks, then wire
+	PYTHON=$(PYTHON) docker/apply_patches.sh auto third_party
+	$(PYTHON) -m pip install -r docker/requirements-common.in
+	$(PYTHON) -m pip install --no-deps --no-build-isolation -e third_party/detectron2
+	$(PYTHON) -m pip install --no-deps --no-build-isolation -e third_party/AdelaiDet
+	$(PYTHON) -m model_quantization.compat.wire --detectron2 third_party/detectron2
+
+tiny-coco: ## cut TINY_COCO from DATA_DIR/coco by image IDS (COCO_SPLIT)
+	$(HOST_PYTHON) scripts/make_tiny_coco.py --coco $(DATA_DIR)/coco --split $(COCO_SPLIT) --ids $(IDS) --out $(TINY_COCO)
+
+backbone-full: $(OUTPUT_DIR)/backbone_full/$(ARCH)/model.pth ## step 1: full-precision ARCH from torchvision's weights file
+
+backbone-low: $$(if $$(CONFIG),$(OUTPUT_DIR)/backbone_low/$$(call name_of,$$(CONFIG))/model_best.pth,need-config) ## step 2: low-bit backbone QAT on ImageNet (CONFIG=configs/classification/...)
+
+export: $$(if $$(CONFIG),$(OUTPUT_DIR)/backbones/$$(call name_of,$$(CONFIG))/model_d2.pth,$(OUTPUT_DIR)/backbones/torch-r$$(patsubst resnet%,%,$(ARCH))-fp/model_d2.pth) ## step 3: backbone -> detectron2 names (CONFIG: a low-bit one; else ARCH's full-precision one)
+
+overall-full: $$(if $$(call exp_of_config,$$(CONFIG)),$$(call exp_file,$$(call exp_of_config,$$(CONFIG))),unknown-config) ## step 4: a detector of the experiment table by CONFIG (and the steps it needs)
+
+train-det: | $$(LOCAL_DEPS) preflight ## any detector run: CONFIG, OPTS (output: OUTPUT_DIR/detection/<config name>)
+	$(RUN)$(PY) scripts/train_det.py --config-file $(CONFIG) --num-gpus $(NUM_GPUS) --data-dir $(C_DATA) OUTPUT_DIR $(C_OUT)/detection/$(call name_of,$(CONFIG)) $(OPTS)
+
+list-experiments: ## the experiment names (make train-<name>)
+	@$(foreach e,$(EXPERIMENTS) $(EXPERIMENT_ALIASES),echo "$(e)";)
+
+.PHONY: preflight need-config unknown-config
+# checks before any command that runs through RUN (docker, NVIDIA runtime, image; or the local python)
+preflight: | $$(LOCAL_DEPS)
+	$(PREFLIGHT_CHECKS)
+	@mkdir -p $(OUTPUT_DIR)
+
+need-config:
+	$(call fail,CONFIG is empty: pass CONFIG=configs/classification/<name>.yaml)
+unknown-config:
+	$(call fail,CONFIG=$(CONFIG) is not the config of any experiment in $(EXPERIMENTS_MK): use train-det for other configs)
+
+train-%:
+	$(call fail,unknown experiment '$*': make list-experiments shows them (configs/experiments.yaml -> $(EXPERIMENTS_MK) via python scripts/gen_experiments_mk.py))
