@@ -31,7 +31,7 @@ CLS_FP = "configs/classification/smoke_resnet18_fp.yaml"
 CLS_LOW = "configs/classification/smoke_resnet18_dorefa_w2a2.yaml"
 DET_FP = "configs/detection/smoke/fcos_r18_fp.yaml"
 DET_LOW = "configs/detection/smoke/fcos_r18_dorefa_w2a2_double.yaml"
-_CHECKPOINT_NAMES = ("model_final.pth", "model_best.pth", "checkpoint_last.pth", "last.pth",
+_CHECKPOINT_NAMES = ("model_best.pth", "model_final.pth", "checkpoint_last.pth", "last.pth",
                      "checkpoint.pth")
 
 
@@ -44,7 +44,7 @@ def forks_importable(python=None):
 
 
 def find_checkpoint(folder):
-    """The checkpoint a classifier run left in ``folder`` (final, else best, else newest)."""
+    """The checkpoint a classifier run left in ``folder`` (best, else final, else newest)."""
     for name in _CHECKPOINT_NAMES:
         path = os.path.join(folder, name)
         if os.path.isfile(path):
@@ -78,7 +78,7 @@ class SmokePlan(object):
         return [self.python, os.path.join(repo_root(), "scripts", name)]
 
     def cls_commands(self):
-        seed = ["--opts", "SEED={}".format(self.seed)]
+        seed = ["--opts", "seed={}".format(self.seed)]
         return [
             ("crops", self._script("make_cls_crops.py") + [
                 "--coco", self.tiny_coco, "--output", self.crops, "--seed", str(self.seed)]

@@ -30,11 +30,13 @@ def test_run_smoke_det_without_forks_is_skipped_with_the_agreed_line(tmp_path, m
     assert "forks not installed" in smoke.SKIP_MESSAGE
 
 
-def test_find_checkpoint_prefers_final_then_newest(tmp_path):
+def test_find_checkpoint_prefers_best_then_newest(tmp_path):
     (tmp_path / "epoch_1.pth").write_bytes(b"x")
     assert smoke.find_checkpoint(str(tmp_path)).endswith("epoch_1.pth")
     (tmp_path / "model_final.pth").write_bytes(b"x")
     assert smoke.find_checkpoint(str(tmp_path)).endswith("model_final.pth")
+    (tmp_path / "model_best.pth").write_bytes(b"x")
+    assert smoke.find_checkpoint(str(tmp_path)).endswith("model_best.pth")
 
 
 def test_find_checkpoint_empty_folder_says_which_step(tmp_path):
