@@ -55,12 +55,12 @@ COCO_SPLIT ?= val2017
 HELP_COCO_SPLIT = COCO split tiny-coco cuts from
 PYTHON ?= python
 HELP_PYTHON = interpreter for RUNNER=local, wire, install-forks (RUNNER=local default: VENV/bin/python)
-VENV ?= .venv
+VENV ?= $(or $(MQ_VENV),.venv)
 HELP_VENV = virtual environment make setup creates for RUNNER=local
 HOST_PYTHON ?= python3
 HELP_HOST_PYTHON = host interpreter for the standard-library helpers (check, tiny-coco, setup)
-TEST_ARGS ?= -q
-HELP_TEST_ARGS = arguments for pytest (make test)
+PYTEST_ARGS ?= -q
+HELP_PYTEST_ARGS = arguments for pytest (make test)
 SMOKE_ARGS ?=
 HELP_SMOKE_ARGS = extra arguments for scripts/smoke.py
 USER_UID ?= $(or $(filter-out 0,$(shell id -u 2>/dev/null)),1000)
@@ -81,7 +81,7 @@ override WEIGHTS_DIR := $(call norm_dir,$(WEIGHTS_DIR))
 override OUTPUT_DIR := $(call norm_dir,$(OUTPUT_DIR))
 
 HELP_VARS := RUNNER FLAVOR IMAGE TAG GPUS NUM_GPUS DATA_DIR WEIGHTS_DIR OUTPUT_DIR CONFIG OPTS CHECKPOINT \
-	ARCH TINY_COCO IDS COCO_SPLIT PYTHON VENV HOST_PYTHON TEST_ARGS SMOKE_ARGS USER_UID USER_GID SHM_SIZE \
+	ARCH TINY_COCO IDS COCO_SPLIT PYTHON VENV HOST_PYTHON PYTEST_ARGS SMOKE_ARGS USER_UID USER_GID SHM_SIZE \
 	DOCKER EXPERIMENTS_MK
 
 # ---------------------------------------------------------------------------------------------------------
@@ -283,8 +283,8 @@ $(VENV)/bin/python:
 shell: | $$(LOCAL_DEPS) preflight ## interactive shell in the image (RUNNER=local: a shell here)
 	$(RUN_IT)bash
 
-test: | $$(LOCAL_DEPS) preflight ## run the test suite (pytest TEST_ARGS)
-	$(RUN)$(PY) -m pytest $(TEST_ARGS)
+test: | $$(LOCAL_DEPS) preflight ## run the test suite (pytest PYTEST_ARGS)
+	$(RUN)$(PY) -m pytest $(PYTEST_ARGS)
 
 smoke: | $$(LOCAL_DEPS) preflight ## the recipe's smoke run on TINY_COCO (minutes on a CPU), into OUTPUT_DIR/smoke
 	$(RUN)$(PY) scripts/smoke.py --tiny-coco $(C_TINY) --output $(C_OUT)/smoke $(SMOKE_ARGS)
