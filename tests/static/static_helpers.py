@@ -1,0 +1,51 @@
+"""Shared helpers for the static checks of the images, the Makefile, the shell scripts and the pins.
+
+These tests need no Docker engine, no GPU and no network: they parse files, run `make -n`,
+shellcheck, and small scripts against fakes (a fake `docker`, a fake `python`) in temporary folders.
+"""
+
+import importlib.util
+import os
+import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIXTURES = os.path.join(ROOT, "tests", "static", "fixtures")
+FLAVORS = ("legacy", "current", "cpu")
+
+# The pins of the project (issue 3 and docs/fork-interface.md, "pinned commits" table).
+PINS = {
+    "third_party/detectron2": "073a8ad0f22178d1452df3c449f0e45b1ff50f8a",
+    "third_party/AdelaiDet": "5acafcc38a03b097cafd2b5a78bf9607c3c3cfaa",
+}
+APEX = {
+    "legacy": "d06404fecab73f152c6cbb89ac2c2e9b7fc24124",
+    "current": "4bdecd06b3c4b2c0a8fb6603829a8f9f05a42b49",
+}
+
+
+def load_script(relpath):
+    """Import a file of the project (a script, not a package module) by path."""
+    path = os.path.join(ROOT, relpath)
+    name = "static_" + os.path.splitext(os.path.basename(relpath))[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def make(*args, env=None, cwd=ROOT):
+    """Run make in the project root; return the CompletedProcess (text, stdout and stderr apart)."""
+    full_env = {k: v for k, v in os.environ.items()
+                if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "PYTHON", "MQ_VENV")}
+    full_env.update(env or {})
+    return subprocess.run(["make", "--no-print-directory"] + list(args), cwd=cwd, env=full_env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+
+
+def write_executable(path, text):
+    with open(path, "w") as handle:
+        handle.write(text)
+    os.chmod(path, 0o755)
+    return str(path)
+
+

@@ -1,0 +1,183 @@
+"""The Makefile: help, `make -n` of every target in both runners, the train-<experiment> chains."""
+
+import os
+import re
+
+import pytest
+from static_helpers import FIXTURES, ROOT, make
+
+FIXTURE_MK = os.path.join(FIXTURES, "experiments.mk")
+CLS_CONFIG = "configs/classification/resnet18_dorefa_w2a2.yaml"
+FP_CONFIG = "configs/detection/fcos/R18-FPNBN-fp.yaml"
+# helper targets that are not user commands (they only report errors or run checks)
+INTERNAL = {"preflight", "need-config", "unknown-config"}
+
+# target -> (extra variables, a piece of the command it must echo)
+TARGETS = {
+    "help": ({}, "Usage: make"),
+    "image": ({}, "docker build --build-arg FLAVOR=current"),
+    "shell": ({}, "bash"),
+    "test": ({}, "-m pytest"),
+    "smoke": ({}, "scripts/smoke.py --tiny-coco"),
+    "eval": ({"CONFIG": FP_CONFIG},
+             "scripts/train_det.py --config-file %s --eval-only" % FP_CONFIG),
+    "report": ({}, "scripts/report.py --runs"),
+    "check-submodules": ({}, "scripts/check_submodules.py"),
+    "check": ({}, "-m model_quantization.compat.wire --detectron2 third_party/detectron2 --check"),
+    "wire": ({}, "-m model_quantization.compat.wire --detectron2 third_party/detectron2"),
+    "install-forks": ({}, "pip install --no-deps --no-build-isolation -e third_party/AdelaiDet"),
+    "tiny-coco": ({"IDS": "139 285"}, "scripts/make_tiny_coco.py --coco"),
+    "backbone-full": ({}, "scripts/backbone_full.py --arch resnet18"),
+    "backbone-low": ({"CONFIG": CLS_CONFIG},
+                     "scripts/train_classifier.py --config %s" % CLS_CONFIG),
+    "export": ({}, "scripts/export_detectron2.py --input"),
+    "overall-full": ({"CONFIG": FP_CONFIG}, "scripts/train_det.py --config-file %s" % FP_CONFIG),
+    "train-det": ({"CONFIG": FP_CONFIG}, "scripts/train_det.py --config-file %s" % FP_CONFIG),
+    "train-demo-2bit": ({}, "MODEL.EXTRA_WEIGHTS"),
+    "train-demo-alias": ({}, "OUTPUT_DIR"),
+    "list-experiments": ({}, "demo-2bit"),
+    "setup": ({}, "-m venv"),
+}
+
+
+def _vars(tmp_path, runner, **extra):
+    values = {"RUNNER": runner, "EXPERIMENTS_MK": FIXTURE_MK, "OUTPUT_DIR": str(tmp_path / "out"),
+              "DATA_DIR": str(tmp_path / "data"), "WEIGHTS_DIR": str(tmp_path / "weights"),
+              "TAG": "t1", "PYTHON": "python"}
+    values.update(extra)
+    return ["%s=%s" % item for item in values.items()]
+
+
+def _declared_targets():
+    targets = set()
+    for line in open(os.path.join(ROOT, "Makefile")):
+        match = re.match(r"^([a-z][a-z0-9-]*)\s*:(?!=)", line)
+        if match:
+            targets.add(match.group(1))
+    return targets - INTERNAL
+
+
+def test_makefile_help_is_the_default_goal():
+    default, explicit = make(), make("help")
+    assert default.returncode == 0 and default.stdout == explicit.stdout
+    assert "Targets:" in default.stdout and "Variables" in default.stdout
+
+
+def test_makefile_help_lists_every_target_and_experiment():
+    out = make("help", "EXPERIMENTS_MK=%s" % FIXTURE_MK).stdout
+    listed = set(re.findall(r"^\s+([a-z][a-z0-9-]*)\s", out, re.M))
+    assert _declared_targets() <= listed, _declared_targets() - listed
+    for name in ("train-demo-fp", "train-demo-2bit", "train-demo-alias"):
+        assert name in listed
+
+
+def test_makefile_help_lists_the_user_variables():
+    out = make("help").stdout
+    for var in ("FLAVOR", "IMAGE", "TAG", "GPUS", "DATA_DIR", "WEIGHTS_DIR", "OUTPUT_DIR", "CONFIG",
+                "OPTS", "TINY_COCO", "RUNNER"):
+        assert re.search(r"^\s+%s\s" % var, out, re.M), var
+
+
+def test_makefile_every_declared_target_has_a_dry_run_case():
+    assert _declared_targets() <= set(TARGETS)
+
+
+@pytest.mark.parametrize("runner", ["docker", "local"])
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_makefile_dry_run_echoes_the_command(tmp_path, target, runner):
+    extra, expected = TARGETS[target]
+    proc = make("-n", target, *_vars(tmp_path, runner, **extra))
+    assert proc.returncode == 0, proc.stderr
+    assert expected in proc.stdout
+    runs = [line for line in proc.stdout.splitlines() if line.startswith("docker run")]
+    if runner == "local":
+        assert not runs
+    elif target not in ("help", "image", "wire", "install-forks", "tiny-coco", "check-submodules",
+                        "list-experiments", "setup"):
+        assert runs and all(" qat-detection:t1 " in line for line in runs)
+
+
+@pytest.mark.parametrize("target", ["test", "check"])
+def test_makefile_local_runs_exactly_the_docker_command(tmp_path, target):
+    docker = make("-n", target, *_vars(tmp_path, "docker")).stdout.splitlines()
+    local = make("-n", target, *_vars(tmp_path, "local")).stdout.splitlines()
+    marker = " qat-detection:t1 "
+    in_image = [line.split(marker, 1)[1] for line in docker if marker in line]
+    assert in_image and in_image[-1] == local[-1]
+
+
+def test_makefile_docker_mounts_outputs_and_sets_user(tmp_path):
+    line = make("-n", "report", *_vars(tmp_path, "docker", USER_UID="1234", USER_GID="99")).stdout
+    assert "-v %s:/outputs" % (tmp_path / "out") in line
+    assert "--user 1234:99" in line
+    assert "scripts/report.py --runs /outputs --out /outputs/report" in line
+
+
+@pytest.mark.parametrize("gpus,flag", [
+    ("all", "--gpus all"), ("none", None), ("device=0,1", "--gpus '\"device=0,1\"'"),
+    ("2", "--gpus 2")])
+def test_makefile_gpus_becomes_the_docker_gpus_flag(tmp_path, gpus, flag):
+    out = make("-n", "test", *_vars(tmp_path, "docker", GPUS=gpus)).stdout
+    run = [line for line in out.splitlines() if line.startswith("docker run")][0]
+    if flag is None:
+        assert "--gpus" not in run
+    else:
+        assert flag in run
+
+
+def _commands(stdout):
+    return [line for line in stdout.splitlines() if "scripts/" in line]
+
+
+def test_makefile_train_chains_every_step_in_order(tmp_path):
+    out = make("-n", "train-demo-2bit", *_vars(tmp_path, "local")).stdout
+    steps = [re.search(r"scripts/(\w+)\.py", line).group(1) for line in _commands(out)]
+    assert steps[:2] == ["backbone_full", "train_classifier"]
+    assert steps[2:4] == ["export_detectron2", "export_detectron2"]
+    assert steps[4:] == ["train_det", "train_det"]
+    fp, low = _commands(out)[4:]
+    assert "OUTPUT_DIR %s/detection/demo-fp" % (tmp_path / "out") in fp
+    out_dir = tmp_path / "out"
+    assert "MODEL.WEIGHTS %s/backbones/resnet18_dorefa_w2a2/model_d2.pth" % out_dir in low
+    assert "MODEL.EXTRA_WEIGHTS %s/detection/demo-fp/model_final.pth" % out_dir in low
+
+
+def test_makefile_train_does_not_redo_finished_steps(tmp_path):
+    out_dir = tmp_path / "out"
+    done = ["backbone_full/resnet18/model.pth", "backbone_low/resnet18_dorefa_w2a2/model_best.pth",
+            "backbones/torch-r18-fp/model_d2.pth", "backbones/resnet18_dorefa_w2a2/model_d2.pth",
+            "detection/demo-fp/model_final.pth"]
+    for age, rel in enumerate(reversed(done)):
+        path = out_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+        os.utime(str(path), (1e9 - age * 100, 1e9 - age * 100))
+    commands = _commands(make("-n", "train-demo-2bit", *_vars(tmp_path, "local")).stdout)
+    assert len(commands) == 1 and "--config-file configs/detection/fcos/R18-FPNBN-dorefa-w2a2-all" \
+        in commands[0]
+
+
+def test_makefile_alias_trains_the_same_run(tmp_path):
+    alias = _commands(make("-n", "train-demo-alias", *_vars(tmp_path, "local")).stdout)
+    real = _commands(make("-n", "train-demo-2bit", *_vars(tmp_path, "local")).stdout)
+    assert alias == real
+
+
+def _real_experiments():
+    path = os.path.join(ROOT, "configs", "experiments.mk")
+    if not os.path.isfile(path):
+        return []
+    text = open(path).read()
+    names = re.findall(r"^EXPERIMENTS :=(.*)$", text, re.M)
+    return names[-1].split() if names else []
+
+
+@pytest.mark.parametrize("name", _real_experiments() or ["(no configs/experiments.mk)"])
+def test_makefile_real_experiment_targets_dry_run(tmp_path, name):
+    if name.startswith("("):
+        pytest.skip("configs/experiments.mk not generated: python scripts/gen_experiments_mk.py")
+    values = _vars(tmp_path, "docker")
+    values = [v for v in values if not v.startswith("EXPERIMENTS_MK=")]
+    proc = make("-n", "train-%s" % name, *values)
+    assert proc.returncode == 0, proc.stderr
+    assert "scripts/train_det.py --config-file" in proc.stdout
