@@ -119,3 +119,31 @@ def test_train_missing_val_split_is_file_not_found(tiny_cfg, tmp_path):
     (tmp_path / "data" / "train" / "a").mkdir(parents=True)
     with pytest.raises(FileNotFoundError, match="val"):
         train(tiny_cfg, tmp_path / "run", data=tmp_path / "data")
+
+
+def test_evaluate_checkpoint_matches_training_eval(straight_run, tiny_folder):
+    from model_quantization.classification import evaluate_checkpoint
+    cfg, out, result = straight_run
+    metrics = evaluate_checkpoint(cfg, out / "model_best.pth", data=tiny_folder,
+                                  log=lambda *_: None)
+    best = result["history"][result["best_epoch"] - 1]
+    assert metrics["count"] == 9
+    assert metrics["top1"] == pytest.approx(best["val_top1"])
+    assert metrics["top5"] == pytest.approx(best["val_top5"])
+
+
+def test_train_init_loads_fp_weights_before_conversion(straight_run, tiny_folder, tmp_path,
+                                                       monkeypatch):
+    cfg, out, _ = straight_run
+    fp = load_checkpoint(out / "model_best.pth")["model"]
+    seen = {}
+    real = train_module.quantize_model
+
+    def spy(model, qcfg):
+        seen["conv1"] = model.conv1.weight.detach().clone()
+        return real(model, qcfg)
+
+    monkeypatch.setattr(train_module, "quantize_model", spy)
+    cfg1 = apply_opts(cfg, ["epochs=1"])
+    train(cfg1, tmp_path / "ft", data=tiny_folder, init=out / "model_best.pth")
+    assert torch.equal(seen["conv1"], fp["conv1.weight"])
