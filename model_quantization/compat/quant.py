@@ -17,6 +17,9 @@ Policies set QTool's attributes by name (:mod:`.update`); ``enable``, ``level_nu
 ``num_levels`` and ``clip_val`` act on the live core; every other core-relevant attribute
 rebuilds the core from the attributes, keeping its Parameter/buffer objects where shapes
 allow (optimizer and ``global_buffer`` references stay valid).
+
+DDP: warm-up (``stable``) is the core's (clip kept in the graph, statistics all-reduced); a
+layer disabled by policy likewise keeps its learned clip in the graph with a zero gradient.
 """
 import importlib
 import inspect
@@ -165,7 +168,14 @@ class quantization(nn.Module):  # noqa: N801 - QTool's class name, imported by t
         return update_quantization(self, parameters)
 
     def forward(self, x):
-        if not self.enable or self.quantizer is None:
+        if self.quantizer is None:
+            return x
+        if not self.enable:
+            # disabled by policy: keep learnable clips in the graph with zero gradient, so DDP
+            # (find_unused_parameters=False, detectron2's default) sees no unused parameter
+            learned = [p for p in self.quantizer.parameters() if p.requires_grad]
+            if learned and torch.is_grad_enabled():
+                return self.quantizer.warmup_passthrough(x, *learned)
             return x
         return self.quantizer(x)
 

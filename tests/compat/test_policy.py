@@ -89,7 +89,7 @@ def test_deploy_on_init_retina_r18_test_policy_norm_and_eltwise():
     assert norm_at(model, 29).input_index == "clip_val-28"
     assert norm_at(model, 67).input_index == "clip_val-35"
     adds = [m for m in model.modules() if hasattr(m, "update_eltwise_quantization_parameter")]
-    assert adds[8].x_index == ["clip_val-3-norm", "clip_val-1-norm"] and adds[0].enable
+    assert adds[8].x_index == ["clip_val-2-norm", "clip_val-0-norm"] and adds[0].enable
     run_conv(conv_at(model, 36))  # 8-bit-intended layers still run (bit-only policy warns)
 
 

@@ -111,3 +111,13 @@ def test_update_clip_val_fill_from_policy():
     clip = q.clip_val
     q.update_quantization(by_index="8", clip_val="0.5")
     assert q.clip_val is clip and clip.item() == pytest.approx(0.5)
+
+
+def test_update_disabled_layer_keeps_clip_in_graph_for_ddp():
+    _, q = make()
+    q.update_quantization(by_index="8", enable="False")
+    w = torch.randn(*WT, requires_grad=True)
+    y = q(w)
+    assert torch.equal(y, w)
+    y.sum().backward()
+    assert q.clip_val.grad is not None and torch.all(q.clip_val.grad == 0)
