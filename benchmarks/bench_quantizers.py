@@ -26,17 +26,20 @@ def _sync(device):
 
 def _time_interleaved(fns, device, repeats):
     """Best-of-``repeats`` seconds for each function, run in alternation so that background load
-    on a shared machine hits all of them alike (the minimum is the least noisy estimate)."""
+    on a shared machine hits all of them alike (the minimum is the least noisy estimate). On CPU
+    this is the process CPU time (all threads), which other processes' load does not inflate;
+    on CUDA wall time between synchronisations."""
+    clock = time.perf_counter if device.type == "cuda" else time.process_time
     for fn in fns:
         fn()  # warm-up (allocator, lazy init)
     best = [float("inf")] * len(fns)
     for _ in range(repeats):
         for i, fn in enumerate(fns):
             _sync(device)
-            t0 = time.perf_counter()
+            t0 = clock()
             fn()
             _sync(device)
-            best[i] = min(best[i], time.perf_counter() - t0)
+            best[i] = min(best[i], clock() - t0)
     return best
 
 
@@ -89,13 +92,17 @@ def bench(device, repeats):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per entry (best of)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads (default 1: the steadiest per-element figure on a "
+                             "shared machine)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     devices = [torch.device("cpu")]
     if torch.cuda.is_available():
         devices.append(torch.device("cuda"))
-    print("threads={} torch={}  (ns/element, forward+backward, 2 bit; ratio vs the torch kernel "
-          "of the same kind, target <= {:.0f}x)".format(torch.get_num_threads(), torch.__version__,
-                                                       TARGET))
+    print("threads={} torch={}  (ns/element, forward+backward, 2 bit; CPU: process CPU time, "
+          "CUDA: wall time; ratio vs the torch kernel of the same kind, target <= {:.0f}x)"
+          .format(torch.get_num_threads(), torch.__version__, TARGET))
     print("| device | role | method | ns/el | torch fq ns/el | torch learnable fq ns/el "
           "| ratio |")
     print("|" + "---|" * 7)

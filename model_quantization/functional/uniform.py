@@ -14,6 +14,8 @@ passes and each backward three, instead of the dozen small ops autograd would re
   the rounding.
 * ``mode="fixed"`` (DoReFa activations): same forward, ``c`` is a constant.
 
+The output is saved for the backward (no extra memory when the next layer keeps it too), so
+modifying it in place afterwards makes autograd raise rather than compute a wrong gradient.
 ``ste_scale=True`` multiplies the gradient to ``x`` (and the ``x``-path of the clip gradient) by
 ``sqrt(N / N_inside)`` (QTool's ``grad_type: STE-scale``).
 """
@@ -44,15 +46,14 @@ class _ClipFakeQuant(torch.autograd.Function):
         u = x * (1.0 / step)  # position in steps, 0 at the lowest level
         if signed:
             u.add_(steps / 2.0)
-        t = u.clamp(0.0, steps)
+        mask = u >= 0
         if mode == "pact":
             above = u >= steps
-            mask = u >= 0
             mask ^= above  # 0 <= u < steps
         else:
             above = None
-            mask = t == u  # inside the clip range (boundaries included)
-        y = t.round_().mul_(step)
+            mask &= u <= steps  # inside the clip range (boundaries included)
+        y = u.clamp_(0.0, steps).round_().mul_(step)
         if signed:
             y.sub_(clip)
         ctx.mode, ctx.ste_scale = mode, ste_scale

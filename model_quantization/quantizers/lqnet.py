@@ -41,20 +41,35 @@ _PHI_75 = 0.6745  # inverse normal CDF at 0.75
 _THRESHOLD_LOOP_MAX = 16  # up to this many levels one compare pass per threshold beats a search
 
 
+def _stepwise_levels(lv):
+    """The levels as the threshold loop produces them: ``g_0 = l_0``, ``g_k = g_(k-1) +
+    (l_k - l_(k-1))`` in the working precision (equal to ``l_k`` up to rounding), so ``grid()``
+    reports exactly the values the forward writes. ``lv``: ``[L, G]`` sorted levels."""
+    out = [lv[0]]
+    for k in range(1, lv.shape[0]):
+        out.append(out[-1] + (lv[k] - lv[k - 1]))
+    return torch.stack(out)
+
+
 def _assign_by_thresholds(x, lv, thr, stats):
-    """One group, few levels: ``value`` = the level of each element of the 1-D ``x`` (ties go
-    up), and optionally per-level ``counts`` / ``sums`` (``[1, L]``), from one compare pass per
-    threshold (cumulative ``x >= t_i`` counts and sums, then differences)."""
+    """One group, few levels: ``value`` = the (stepwise) level of each element of the 1-D ``x``
+    (ties go up), and optionally per-level ``counts`` / ``sums`` (``[1, L]``). One compare pass
+    per threshold into a reused mask: ``value += mask * (l_(i+1) - l_i)``, cumulative
+    ``n_i = #(x >= t_i)`` and ``s_i = sum(max(x, t_i)) - t_i (N - n_i)`` (the sum over
+    ``x >= t_i``), then differences."""
     value = torch.empty_like(x).fill_(lv[0])
-    ge_count, ge_sum = [x.new_tensor(float(x.numel()))], [x.sum() if stats else None]
+    steps = lv[1:] - lv[:-1]
+    mask = torch.empty(x.shape, dtype=torch.bool, device=x.device)
+    scratch = torch.empty_like(x) if stats else None
+    n = float(x.numel())
+    ge_count, ge_sum = [x.new_tensor(n)], [x.sum() if stats else None]
     for i in range(thr.numel()):
-        mask = x >= thr[i]
-        value.masked_fill_(mask, lv[i + 1])
+        torch.ge(x, thr[i], out=mask)
+        value.addcmul_(mask, steps[i])
         if stats:
-            ge_count.append(mask.sum().to(x.dtype))
-            m = mask.to(x.dtype)
-            ge_sum.append(torch.dot(x, m) if x.dtype in (torch.float32, torch.float64)
-                          else (x * m).sum())
+            count = torch.count_nonzero(mask).to(x.dtype)
+            ge_count.append(count)
+            ge_sum.append(torch.maximum(x, thr[i], out=scratch).sum() - thr[i] * (n - count))
     if not stats:
         return value, None, None
     ge_count.append(x.new_zeros(()))
@@ -156,10 +171,15 @@ class LQNetQuantizer(Quantizer):
         if levels != self._built_levels:
             self._build(levels)
 
+    def _uses_threshold_loop(self):
+        return self.num_groups == 1 and self._built_levels <= _THRESHOLD_LOOP_MAX
+
     def grid(self):
-        """Current levels, ``[G, L]`` ascending."""
+        """Current output levels, ``[G, L]`` ascending (exactly the values the forward writes)."""
         self._sync_levels()
-        return self._sorted_levels()[0].detach().t()
+        with torch.no_grad():
+            lv = self._sorted_levels()[0]
+            return (_stepwise_levels(lv) if self._uses_threshold_loop() else lv).t()
 
     def ste_range(self):
         """``(lo, hi)`` per group where the input gradient is the upstream one."""
@@ -197,7 +217,7 @@ class LQNetQuantizer(Quantizer):
             lv, order = self._sorted_levels()
             thr = self.thrs_multiplier @ lv  # [L-1, G]
             xd = xg.detach()
-            if self.num_groups == 1 and self._built_levels <= _THRESHOLD_LOOP_MAX:
+            if self._uses_threshold_loop():
                 value, counts, sums = _assign_by_thresholds(xd.reshape(-1), lv[:, 0], thr[:, 0],
                                                             update)
                 value = value.reshape(xd.shape)

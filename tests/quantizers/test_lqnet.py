@@ -37,10 +37,10 @@ def test_lqnet_forward_matches_loop_reference(signed, levels):
     q = LQNetQuantizer(levels, signed, fan_in=18, channel_dim=0 if signed else 1).double().eval()
     basis = q.basis[:, 0].tolist()
     ref_levels = _levels(basis, signed, "real" if levels == 3 else None)
-    np.testing.assert_allclose(q.grid()[0].numpy(), ref_levels, atol=1e-15)
+    np.testing.assert_allclose(q.grid()[0].numpy(), ref_levels, rtol=0, atol=1e-15)
     x = np.random.RandomState(levels).randn(4, 2, 3, 3) * max(ref_levels)
     y = q(torch.tensor(x)).numpy()
-    np.testing.assert_array_equal(y, _quantize_loop(x, ref_levels))
+    np.testing.assert_allclose(y, _quantize_loop(x, ref_levels), rtol=0, atol=1e-15)
 
 
 def test_lqnet_weight_init_uses_fan_in():
