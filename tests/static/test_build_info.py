@@ -38,10 +38,12 @@ def test_build_info_rejects_a_malformed_submodule(tmp_path):
 
 def test_build_info_is_what_the_run_record_reads(tmp_path, monkeypatch):
     runrecord = pytest.importorskip("model_quantization.runrecord")
+    assert runrecord.DEFAULT_BUILD_INFO == "/etc/mq-build-info.json"  # where the Dockerfile writes
     out = tmp_path / "info.json"
     writer.main(["--out", str(out), "--image-tag", "qat:t9", "--flavor", "current",
                  "--submodule", D2])
     monkeypatch.setenv("MQ_BUILD_INFO", str(out))
-    monkeypatch.delenv("MQ_IMAGE_TAG", raising=False)
-    env = runrecord.collect_environment()
-    assert env["image_tag"] == "qat:t9"
+    info, path, reason = runrecord._read_build_info()  # the reader collect_environment() uses
+    assert reason is None and path == str(out)
+    path_, commit = D2.split("=")
+    assert info["image_tag"] == "qat:t9" and info["submodules"] == {path_: commit}
