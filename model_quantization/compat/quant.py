@@ -37,8 +37,6 @@ __all__ = ["quantization", "POLICY_ATTRIBUTES"]
 
 _LOG = logging.getLogger(__name__)
 _NOTED = set()
-CORE_KEYS = ("half_range", "boundary", "scale", "quant_group", "adaptive", "grad_type",
-             "grad_scale", "stable", "correlate", "method")
 _INNER = "quantizer."
 METHODS = ("lsq", "dorefa", "pact", "lqnet")
 

@@ -22,6 +22,16 @@ Each policy is returned as a :class:`Policy` (a ``dict`` that also remembers ``s
 ``"file:line"`` of its first key), so errors found later while applying it can name the line.
 A line that cannot be parsed (empty key, a key with blanks, a trigger or ``by_index`` that is not
 made of integers) raises :class:`PolicyError` naming ``file:line``.
+
+Decisions on QTool's quirks (fork-interface 4.3), applied by the receivers:
+
+* ``bit: N`` without ``level_num``/``num_levels``: QTool changed only the ``bit`` attribute, so
+  the layer kept ``2**<tag>_bit`` levels (the detectron2 r18/r34/r50 fixpoint policies rely on
+  this). We reproduce it by default and log a warning naming the layer and the fix; the
+  keyword ``strict-bit`` in ``MODEL.QUANTIZATION.keyword`` makes ``bit`` set ``2**N`` levels.
+* A selection that matches nothing, or a key no selected object has, is a :class:`PolicyError`
+  (QTool ignored both), except an index of a conv the config's scope left unconverted, which
+  is a warning (fork configs keep a fixpoint policy with stem/predictors in full precision).
 """
 import logging
 import os

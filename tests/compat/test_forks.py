@@ -114,3 +114,20 @@ def test_forks_retina_r18_test_policy_drives_fork_norm_and_eltwise(forks):
         out = model([{"image": torch.randint(0, 255, (3, 128, 128)).float(), "height": 128,
                       "width": 128}])
     assert "instances" in out[0] and "clip_val-27-norm" in buffer
+
+
+def test_forks_checkpointer_round_trips_qtool_quantizer_names(forks, tmp_path):
+    from detectron2.checkpoint import DetectionCheckpointer
+    _, model = fcos_r18(forks[1], "R_18_1x-Full-SyncBN-lsq-2bit.yaml")
+    state = model.state_dict()
+    key = "backbone.bottom_up.res2.0.conv1.quant_weight.clip_val"
+    assert key in state and not any(".quantizer." in k for k in state)
+    state[key] = torch.full((1, 1, 1, 1), 0.42)
+    torch.save({"model": state}, str(tmp_path / "qtool.pth"))
+    _, fresh = fcos_r18(forks[1], "R_18_1x-Full-SyncBN-lsq-2bit.yaml")
+    checkpointer = DetectionCheckpointer(fresh)
+    incompatible = checkpointer._load_model(checkpointer._load_file(str(tmp_path / "qtool.pth")))
+    assert not incompatible.missing_keys and not incompatible.unexpected_keys
+    assert not incompatible.incorrect_shapes
+    clip = fresh.backbone.bottom_up.res2[0].conv1.quant_weight.clip_val
+    assert clip.item() == pytest.approx(0.42)
