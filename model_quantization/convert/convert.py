@@ -134,6 +134,11 @@ def convert_model(model, weight=None, activation=None, scope=None, exclude=(), o
     scope = _as_names(scope, "scope") or [""]
     exclude = _as_names(exclude, "exclude")
     overrides = _normalize_overrides(overrides)
+    if all(v is None for v in globals_.values()) and not any(
+            spec is not None for o in overrides.values() for spec in o.values()):
+        raise ValueError("convert_model was given nothing to quantize: weight, activation and "
+                         "every override are None; pass weight=QuantSpec('lsq', bits=2) and/or "
+                         "activation=..., or skip the call for a full-precision model")
 
     layers = convertible_layers(model)
     layer_names = [n for n, _ in layers]

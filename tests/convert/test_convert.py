@@ -119,6 +119,11 @@ def test_convert_model_scope_type_error(net, toy_spec, bad):
     with pytest.raises(TypeError, match="scope"):
         convert_model(net, weight=toy_spec(2), scope=bad)
 
+def test_convert_model_without_any_spec_raises(net):
+    with pytest.raises(ValueError, match="nothing to quantize"):
+        convert_model(net, overrides={"fc": {"weight": None}})
+
+
 def test_convert_model_rejects_non_spec(net):
     with pytest.raises(TypeError, match="weight must be a QuantSpec"):
         convert_model(net, weight="lsq")
