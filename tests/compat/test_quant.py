@@ -164,3 +164,9 @@ def test_quantization_describe_reports_method_and_bits():
     row = fm.describe()
     assert (row["tag"], row["index"], row["method"], row["bits"], row["enabled"]) == (
         "fm", 5, "lsq", 2, True)
+
+
+def test_quantization_without_args_is_disabled_identity():
+    q = quantization()
+    x = torch.randn(3, 4)
+    assert q(x) is x and q.update_quantization(index=2) is None and q.index == 2
