@@ -10,6 +10,7 @@ Examples:
     python scripts/train_classifier.py --config ... --eval-only --init CKPT --data DIR
 """
 import argparse
+import os
 import sys
 
 
@@ -45,7 +46,8 @@ def main(argv=None):
             raise SystemExit("--output DIR is required for training")
         metrics = train(cfg, args.output, data=args.data, init=args.init, resume=args.resume,
                         overwrite=args.overwrite)
-    print("top-1 {:.2f} top-5 {:.2f}".format(metrics["top1"], metrics["top5"]))
+    if os.environ.get("RANK", "0") == "0":  # one line under torchrun
+        print("top-1 {:.2f} top-5 {:.2f}".format(metrics["top1"], metrics["top5"]))
     return 0
 
 

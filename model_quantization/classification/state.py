@@ -79,10 +79,10 @@ def restore_training_state(path, model, optimizer, scheduler, scaler, cfg, log):
     if scaler is not None and ckpt.get("scaler"):
         scaler.load_state_dict(ckpt["scaler"])
     set_rng_state(ckpt["rng"])
-    changed = [d for d in config_diff(ckpt.get("config"), cfg) if not d.startswith("epochs:")]
+    changed = config_diff(ckpt.get("config"), cfg)
     if changed:
-        log.warning("resuming with a config that differs from the checkpoint's: %s",
-                    "; ".join(changed))
+        log.warning("resuming with a config that differs from the checkpoint's (a changed "
+                    "epochs or schedule reshapes the learning-rate curve): %s", "; ".join(changed))
     log.info("resumed from %s after epoch %d (best top-1 %.2f)", path, ckpt["epoch"],
              ckpt["best_top1"])
     return {"epoch": int(ckpt["epoch"]), "best_top1": float(ckpt["best_top1"]),

@@ -40,3 +40,43 @@ def test_train_classifier_prints_top1_top5(tiny_folder, tmp_path, capsys):
                                               "--output", str(tmp_path / "run")])
     assert code == 0
     assert "top-1" in capsys.readouterr().out.splitlines()[-1]
+
+
+def test_backbone_full_imports_and_evaluates(tiny_folder, tmp_path, capsys):
+    import shutil
+
+    import torch
+    import torchvision
+
+    from model_quantization.checkpoint import sha256sum
+    raw = tmp_path / "raw.pth"
+    torch.save(torchvision.models.resnet18(num_classes=3).state_dict(), raw)
+    named = tmp_path / "resnet18-{}.pth".format(sha256sum(raw)[:8])
+    shutil.move(str(raw), str(named))
+    code = _load("backbone_full.py").main([
+        "--weights", str(named), "--output", str(tmp_path / "full"), "--data", str(tiny_folder),
+        "--opts", "data.image_size=16", "data.val_resize=16", "progress=false", "workers=0",
+        "device=cpu"])
+    assert code == 0
+    assert (tmp_path / "full" / "model_best.pth").is_file()
+    assert capsys.readouterr().out.splitlines()[-1].startswith("top-1 ")
+
+
+@pytest.mark.slow
+def test_train_classifier_under_torchrun_two_cpu_processes(tiny_folder, tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("epochs: 1\nbatch_size: 8\nworkers: 0\nprogress: false\ndevice: cpu\n"
+                   "data: {image_size: 16, val_resize: 16}\n")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                          "--nproc_per_node", "2", os.path.join(ROOT, "scripts",
+                                                                "train_classifier.py"),
+                          "--config", str(cfg), "--data", str(tiny_folder),
+                          "--output", str(tmp_path / "run")],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                         timeout=300, env=env)
+    assert out.returncode == 0, out.stdout[-3000:]
+    printed = [line for line in out.stdout.splitlines() if line.startswith("top-1 ")]
+    assert len(printed) == 1  # rank 0 prints the result once
+    assert "2 process(es)" in (tmp_path / "run" / "train.log").read_text()
+    assert len((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) == 1

@@ -147,3 +147,31 @@ def test_train_init_loads_fp_weights_before_conversion(straight_run, tiny_folder
     cfg1 = apply_opts(cfg, ["epochs=1"])
     train(cfg1, tmp_path / "ft", data=tiny_folder, init=out / "model_best.pth")
     assert torch.equal(seen["conv1"], fp["conv1.weight"])
+
+
+def _interrupt_after_first_epoch(monkeypatch):
+    real_save = train_module._save_epoch
+
+    def save_then_die(*args, **kwargs):
+        real_save(*args, **kwargs)
+        monkeypatch.setattr(train_module, "_save_epoch", real_save)
+        raise KeyboardInterrupt("simulated preemption after epoch 1")
+
+    monkeypatch.setattr(train_module, "_save_epoch", save_then_die)
+
+
+def test_train_resume_restores_lqnet_basis(tiny_folder, tiny_cfg, tmp_path, monkeypatch):
+    cfg = apply_opts(tiny_cfg, ["quantization.weight={method: lqnet, levels: 3}",
+                                "quantization.activation={method: lqnet, levels: 3}",
+                                "quantization.scope=[layer1.0, layer4.1]"])
+    train(cfg, tmp_path / "straight", data=tiny_folder)
+    _interrupt_after_first_epoch(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "resumed", data=tiny_folder)
+    train(cfg, tmp_path / "resumed", data=tiny_folder, resume=True)
+    a = load_checkpoint(tmp_path / "straight" / "last.pth")["model"]
+    b = load_checkpoint(tmp_path / "resumed" / "last.pth")["model"]
+    basis = [k for k in a if k.endswith(".basis")]
+    assert basis and a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
