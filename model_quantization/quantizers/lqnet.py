@@ -7,8 +7,8 @@ thresholds ``(1-s) l_i + s l_{i+1}`` (``s = scale``, 0.5 = midpoints, mirrored b
 for signed); each element maps to the level of its interval (ties go up). In training the basis
 is refitted per group by least squares on the codes just assigned, then EMA (momentum 0.9) or,
 with ``custom_update``, a running mean of the solutions.
-Gradient: weights straight-through; activations straight-through except 0 where ``x >= `` the
-top level (no mask below the lowest level).
+Gradient: signed (weights) straight-through; unsigned (activations) straight-through except 0
+where ``x >=`` the top level (no mask below the lowest level).
 
 State (buffers, QTool names; shapes ours): ``basis`` ``[K, G]`` (K basis values per group),
 ``codec_vector`` ``[L, K]`` (digits of each codeword: {0,1} unsigned, {-1,+1} signed),
@@ -139,14 +139,16 @@ class LQNetQuantizer(Quantizer):
     def _build(self, levels):
         check_choice("lqnet", "num_levels", levels, SUPPORTED_LEVELS)
         dev = self.level_num.device
-        codec = _codebook(levels, self.signed, self.ternary).to(dev)
+        old = self._buffers.get("basis")
+        dtype = old.dtype if old is not None else torch.get_default_dtype()
+        codec = _codebook(levels, self.signed, self.ternary).to(dev, dtype)
         k, g = codec.shape[1], self.num_groups
         self.register_buffer("codec_vector", codec)
         self.register_buffer("thrs_multiplier",
-                             _threshold_weights(levels, self.signed, self.scale).to(dev))
+                             _threshold_weights(levels, self.signed, self.scale).to(dev, dtype))
         self.register_buffer("codec_index", torch.zeros(levels, g, dtype=torch.long, device=dev))
-        self.register_buffer("auxil", torch.zeros(levels - 1, g, device=dev))
-        self.register_buffer("basis", torch.zeros(k, g, device=dev))
+        self.register_buffer("auxil", torch.zeros(levels - 1, g, device=dev, dtype=dtype))
+        self.register_buffer("basis", torch.zeros(k, g, device=dev, dtype=dtype))
         self._built_levels = levels
         self._needs_fan = self.signed and self.fan_in is None
         if not self._needs_fan:

@@ -210,3 +210,20 @@ def test_contract_warmup_passes_input_and_sets_clip(method):
     assert float(q.clip_val.detach().reshape(-1)[0]) == pytest.approx(sum(maxima) / 2, rel=1e-6)
     x = torch.rand(2, 4, 5, 5) * 3
     assert torch.unique(q(x)).numel() <= 4
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("method,role,levels", [c for c in CASES if c.values[2] in (3, 4)])
+def test_contract_cuda_matches_cpu(method, role, levels):
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU (run on a GPU machine: make test GPUS=all)")
+    q = _build(method, role, levels).eval()
+    x = _spread(role, q).requires_grad_()
+    y = q(x)
+    y.square().sum().backward()
+    qc = copy.deepcopy(q).cuda()
+    xc = x.detach().cuda().requires_grad_()
+    yc = qc(xc)
+    yc.square().sum().backward()
+    torch.testing.assert_close(yc.cpu(), y, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(xc.grad.cpu(), x.grad, rtol=1e-5, atol=1e-5)
