@@ -5,7 +5,7 @@ import weakref
 import torch
 
 __all__ = ["check_choice", "current_levels", "clip_shape", "to_groups", "standardize",
-           "check_groups", "check_no_warmup"]
+           "check_groups"]
 
 
 def check_choice(method, name, value, choices):
@@ -25,14 +25,6 @@ def check_groups(method, num_groups, channel_dim):
             method, num_groups))
     check_choice(method, "channel_dim", channel_dim, (0, 1))
     return int(num_groups), int(channel_dim)
-
-
-def check_no_warmup(method, stable):
-    """Methods without a learned clip have nothing to warm up: refuse ``stable > 0``."""
-    if int(stable) > 0:
-        raise ValueError("{}: stable={} asks for a warm-up, but {} has no learned clip to "
-                         "initialise from data; use method 'lsq' or 'pact', or stable=0".format(
-                             method, stable, method))
 
 
 _LEVELS_CACHE = weakref.WeakKeyDictionary()  # level_num tensor -> (version, levels)

@@ -14,7 +14,7 @@ import torch
 from ..functional.ste import ste_identity
 from ..functional.tanh_quant import tanh_weight_quant
 from ..functional.uniform import clip_fake_quant
-from ._common import check_choice, check_groups, check_no_warmup, current_levels, standardize
+from ._common import check_choice, check_groups, current_levels, standardize
 from .base import Quantizer
 from .registry import register_quantizer
 
@@ -27,6 +27,8 @@ class DoReFaQuantizer(Quantizer):
 
     Args:
         num_levels, signed: see ``Quantizer``.
+        stable: the first ``stable`` forward passes return the input unchanged (QTool's warm-up;
+            there is no clip to initialise).
         boundary: fixed activation clip ``b`` (QTool ``fm_boundary``, default 1.0).
         adaptive: ``"none"`` or ``"var-mean"`` (standardise weights per group, detached stats).
         num_groups: groups of dim 0 for ``var-mean`` and the binary ``mean|w|``.
@@ -38,7 +40,6 @@ class DoReFaQuantizer(Quantizer):
     def __init__(self, num_levels, signed, stable=0, correlate=-1.0, boundary=1.0,
                  adaptive="none", num_groups=1, channel_dim=0):
         super().__init__(num_levels, signed, stable=stable, correlate=correlate)
-        check_no_warmup("dorefa", stable)
         self.num_groups, self.channel_dim = check_groups("dorefa", num_groups, channel_dim)
         self.adaptive = check_choice("dorefa", "adaptive", adaptive, self.adaptive_choices)
         if adaptive != "none" and not self.signed:
@@ -75,7 +76,10 @@ class DoReFaQuantizer(Quantizer):
         return w.detach().abs().reshape(self.num_groups, -1).mean(dim=1)
 
     def quantize(self, x):
+        warmup = self.in_warmup()
         self.step()
+        if warmup:
+            return x
         levels = current_levels(self)
         if not self.signed:
             return clip_fake_quant(x, self.boundary, levels, signed=False, mode="fixed")

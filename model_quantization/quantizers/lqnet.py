@@ -30,7 +30,7 @@ import math
 import torch
 
 from ..functional.ste import ste_identity, ste_masked
-from ._common import check_choice, check_groups, check_no_warmup, current_levels
+from ._common import check_choice, check_groups, current_levels
 from .base import Quantizer
 from .registry import register_quantizer
 
@@ -109,6 +109,8 @@ class LQNetQuantizer(Quantizer):
 
     Args:
         num_levels, signed: see ``Quantizer`` (levels in ``SUPPORTED_LEVELS``).
+        stable: the first ``stable`` training steps return the input unchanged (QTool's warm-up;
+            the basis is not updated meanwhile).
         scale: threshold position between adjacent levels (0.5 = midpoint).
         momentum: EMA momentum of the basis update.
         custom_update: running mean of the least-squares solutions instead of the EMA.
@@ -125,7 +127,6 @@ class LQNetQuantizer(Quantizer):
                  custom_update=False, num_groups=1, channel_dim=0, fan_in=None, ternary="real"):
         check_choice("lqnet", "num_levels", int(num_levels), SUPPORTED_LEVELS)
         super().__init__(num_levels, signed, stable=stable, correlate=correlate)
-        check_no_warmup("lqnet", stable)
         self.num_groups, self.channel_dim = check_groups("lqnet", num_groups, channel_dim)
         self.ternary = check_choice("lqnet", "ternary", ternary, self.ternary_choices)
         if not 0.0 < float(scale) < 1.0:
@@ -213,8 +214,12 @@ class LQNetQuantizer(Quantizer):
         if self._needs_fan:
             self._init_basis(x[0].numel())
             self._needs_fan = False
-        xg = self._grouped(x)
         update = self.training and torch.is_grad_enabled()
+        if self.in_warmup():
+            if update:
+                self.step()
+            return x
+        xg = self._grouped(x)
         with torch.no_grad():
             lv, order = self._sorted_levels()
             thr = self.thrs_multiplier @ lv  # [L-1, G]
@@ -264,7 +269,7 @@ class LQNetQuantizer(Quantizer):
         sol = torch.linalg.solve(gram + lam.unsqueeze(-1) * eye,
                                  (rhs + lam * old).unsqueeze(-1)).squeeze(-1)
         if self.custom_update:
-            t = float(self.iteration.item())
+            t = max(0.0, float(self.iteration.item()) - max(self.stable, 0))  # updates so far
             self.basis.add_((sol.t() - self.basis) / (t + 1.0))
         else:
             self.basis.mul_(self.momentum).add_(sol.t() * (1.0 - self.momentum))

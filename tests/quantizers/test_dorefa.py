@@ -83,9 +83,11 @@ def test_dorefa_iteration_counts_every_forward():
     assert float(q.iteration) == 3.0
 
 
-def test_dorefa_rejects_warmup():
-    with pytest.raises(ValueError, match="stable=5.*no learned clip.*'lsq' or 'pact'"):
-        DoReFaQuantizer(4, False, stable=5)
+def test_dorefa_warmup_passes_input_through():
+    q = DoReFaQuantizer(4, False, stable=2)
+    x = torch.rand(10) * 0.9 + 0.05
+    assert torch.equal(q(x), x) and torch.equal(q(x), x)
+    assert torch.unique(q(x)).numel() <= 4 and float(q.iteration) == 3.0
 
 
 def test_dorefa_rejects_var_mean_for_activations():

@@ -161,3 +161,14 @@ def test_lqnet_grouped_path_agrees_with_per_tensor_path(signed, levels):
     assert torch.equal(y2[0], y1[0]) and torch.equal(y2[1], y1[0])
     torch.testing.assert_close(grouped.basis[:, :1], single.basis, rtol=1e-9, atol=1e-12)
     torch.testing.assert_close(grouped.basis[:, 1:], single.basis, rtol=1e-9, atol=1e-12)
+
+
+def test_lqnet_warmup_passes_input_for_stable_training_steps():
+    q = LQNetQuantizer(4, False, channel_dim=1, stable=2).train()
+    before = q.basis.clone()
+    x = torch.rand(50) * 2
+    for _ in range(2):
+        assert torch.equal(q(x.clone().requires_grad_()), x)
+    assert torch.equal(q.basis, before)
+    assert torch.unique(q(x.clone().requires_grad_()).detach()).numel() <= 4
+    assert not torch.equal(q.basis, before) and float(q.iteration) == 3.0
