@@ -58,13 +58,13 @@ def _flat_keys(node, prefix=""):
 
 def _explain_unknown_key(exc, cfg, source, fork):
     import difflib
-    match = re.search(r"Non-existent config key: (\S+)", str(exc))
+    match = re.search(r"Non-existent config key: ([A-Za-z0-9_.]+)", str(exc))
     if not match:
         return None
     key = match.group(1)
     close = difflib.get_close_matches(key, _flat_keys(cfg), n=1, cutoff=0.6)
-    hint = " Did you mean {!r}?".format(close[0]) if close else ""
-    return KeyError("{}: config key {!r} is not known to the {} config (check the spelling and "
+    hint = ' Did you mean "{}"?'.format(close[0]) if close else ""
+    return KeyError('{}: config key "{}" is not known to the {} config (check the spelling and '
                     "the section it is under).{}".format(source, key, fork, hint))
 
 
@@ -216,6 +216,8 @@ def _report_results(cfg, args, results, weights):
     from detectron2.utils import comm
     if not results or not comm.is_main_process():
         return
+    if len(cfg.DATASETS.TEST) == 1 and "bbox" in results:
+        results = {cfg.DATASETS.TEST[0]: results}  # detectron2 unnests a single dataset
     row = find_experiment(args.config_file)
     print("COCO evaluation of {}:\n{}".format(weights, format_ap_table(results)), flush=True)
     path = write_eval_metrics(cfg.OUTPUT_DIR, results, experiment=row["name"] if row else None,
