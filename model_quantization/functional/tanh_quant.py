@@ -22,7 +22,7 @@ class _TanhWeightQuant(torch.autograd.Function):
         j = torch.where(flat[i_max] >= -flat[i_min], i_max, i_min)
         m = flat[j].abs()
         half = (levels - 1) / 2.0
-        y = t.mul(half / m).add_(half).round_()  # t' (L-1), rounded
+        y = torch.addcmul(t.new_tensor(half), t, half / m).round_()  # t' (L-1), rounded
         y.mul_(2.0 / (levels - 1)).sub_(1.0)
         ctx.save_for_backward(t, m, j)
         return y
@@ -36,10 +36,9 @@ class _TanhWeightQuant(torch.autograd.Function):
             gt = torch.dot(g, flat_t)
         else:
             gt = (g * flat_t).sum()
-        d = flat_t.square().neg_().add_(1.0)  # 1 - t^2
-        grad_w = d * g
-        grad_w.div_(m)
-        correction = -torch.sign(flat_t[j]) * d[j] * gt / (m * m)
+        grad_w = torch.addcmul(g, g, flat_t.square(), value=-1.0).div_(m)  # g (1 - t^2) / m
+        t_j = flat_t[j]
+        correction = -torch.sign(t_j) * (1.0 - t_j * t_j) * gt / (m * m)
         grad_w.index_add_(0, j.reshape(1), correction.reshape(1).to(grad_w.dtype))
         return grad_w.reshape(t.shape), None
 
