@@ -8,7 +8,7 @@ QUANTIZERS = {}
 
 
 def register_quantizer(name):
-    """Class decorator: make a ``Quantizer`` subclass buildable as ``build_quantizer(name, ...)``."""
+    """Class decorator: make a ``Quantizer`` subclass buildable by ``build_quantizer(name)``."""
 
     def wrap(cls):
         if name in QUANTIZERS:
