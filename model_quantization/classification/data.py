@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Sampler
 from torch.utils.data.distributed import DistributedSampler
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "build_transforms", "build_datasets",
-           "build_loaders", "ShardSampler", "seed_epoch"]
+           "build_loaders", "ShardSampler", "seed_epoch", "load_image_folder"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -39,7 +39,9 @@ def build_transforms(data_cfg):
     return T.Compose(train), T.Compose(val)
 
 
-def _image_folder(root, transform, split):
+def load_image_folder(root, transform, split):
+    """``ImageFolder(root)``; a missing or empty folder is a ``FileNotFoundError`` saying how to
+    make one."""
     from torchvision.datasets import ImageFolder
 
     if not os.path.isdir(root):
@@ -60,8 +62,8 @@ def build_datasets(root, data_cfg):
     """(train dataset, val dataset) from ``root``; the class lists must agree."""
     root = os.fspath(root)
     train_tf, val_tf = build_transforms(data_cfg)
-    train = _image_folder(os.path.join(root, data_cfg["train_dir"]), train_tf, "training")
-    val = _image_folder(os.path.join(root, data_cfg["val_dir"]), val_tf, "validation")
+    train = load_image_folder(os.path.join(root, data_cfg["train_dir"]), train_tf, "training")
+    val = load_image_folder(os.path.join(root, data_cfg["val_dir"]), val_tf, "validation")
     if train.classes != val.classes:
         only_train = sorted(set(train.classes) - set(val.classes))
         only_val = sorted(set(val.classes) - set(train.classes))

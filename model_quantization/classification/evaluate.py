@@ -4,7 +4,7 @@ import os
 from torch import nn
 
 from ..checkpoint import load_checkpoint
-from .data import _image_folder, build_transforms
+from .data import build_transforms, load_image_folder
 from .distributed import setup_distributed
 from .engine import evaluate
 from .model import build_model, load_init_weights, load_quantizer_state, quantize_model
@@ -19,9 +19,14 @@ def evaluate_checkpoint(cfg, checkpoint, data=None, log=print):
     if not root:
         raise ValueError("no dataset given: pass --data DIR (holding val/) or set data.root")
     _, val_tf = build_transforms(cfg["data"])
-    val_set = _image_folder(os.path.join(os.fspath(root), cfg["data"]["val_dir"]), val_tf,
+    val_set = load_image_folder(os.path.join(os.fspath(root), cfg["data"]["val_dir"]), val_tf,
                             "validation")
     ckpt = load_checkpoint(checkpoint)
+    arch = ckpt.get("arch") if isinstance(ckpt, dict) else None
+    if arch and arch != cfg["arch"]:
+        raise ValueError("checkpoint {!r} is a {} but the config says arch: {}; pass the config "
+                         "of that run or --opts arch={}".format(
+                             checkpoint, arch, cfg["arch"], arch))
     classes = ckpt.get("classes") if isinstance(ckpt, dict) else None
     if classes is not None and list(classes) != list(val_set.classes):
         raise ValueError("checkpoint {!r} was trained on classes {}... but {!r} holds {}...; "
