@@ -28,7 +28,10 @@ ENV MQ_FLAVOR=legacy \
     MQ_FORK_PATCHES=none \
     FORCE_CUDA=1 \
     TORCH_CUDA_ARCH_LIST="6.0;6.1;7.0;7.5;8.0;8.6"
-RUN apt-get update \
+# CUDA is already in the base image; its NVIDIA apt source is dropped because images of this age may
+# carry the repository key NVIDIA rotated in 2022 (apt-get update would fail with NO_PUBKEY).
+RUN rm -f /etc/apt/sources.list.d/cuda*.list /etc/apt/sources.list.d/nvidia-ml*.list \
+    && apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         python3.8 python3.8-dev python3.8-venv git patch ca-certificates build-essential \
     && rm -rf /var/lib/apt/lists/*
