@@ -38,7 +38,7 @@ def tiny_cfg():
     """A config that trains ResNet-18 on 16-pixel images in about a second per epoch."""
     return load_config(None, ["epochs=2", "batch_size=8", "workers=0", "data.image_size=16",
                               "data.val_resize=16", "data.crop_scale=[0.5, 1.0]", "progress=false",
-                              "optimizer.lr=0.05", "print_freq=1", "device=cpu"])
+                              "optimizer.lr=0.02", "print_freq=1", "device=cpu"])
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,7 @@ def straight_run(tiny_folder, tmp_path_factory):
     from model_quantization.classification import load_config
     cfg = load_config(None, ["epochs=2", "batch_size=8", "workers=0", "data.image_size=16",
                              "data.val_resize=16", "data.crop_scale=[0.5, 1.0]", "progress=false",
-                             "optimizer.lr=0.05", "print_freq=1", "device=cpu"] + LSQ_W2A2)
+                             "optimizer.lr=0.01", "print_freq=1", "device=cpu"] + LSQ_W2A2)
     out = tmp_path_factory.mktemp("straight") / "run"
     torch.set_num_threads(1)
     result = train(cfg, out, data=tiny_folder)
