@@ -6,7 +6,10 @@ shellcheck, and small scripts against fakes (a fake `docker`, a fake `python`) i
 
 import importlib.util
 import os
+import shutil
 import subprocess
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURES = os.path.join(ROOT, "tests", "static", "fixtures")
@@ -49,3 +52,13 @@ def write_executable(path, text):
     return str(path)
 
 
+
+
+# The image holds the project without its .git (and CI runners may lack tools): skip, saying why.
+requires_checkout = pytest.mark.skipif(
+    not os.path.exists(os.path.join(ROOT, ".git")),
+    reason="needs the project's git checkout (.gitmodules, gitlinks): run tests/static on the host")
+requires_git = pytest.mark.skipif(shutil.which("git") is None,
+                                  reason="needs git: apt-get install git")
+requires_make = pytest.mark.skipif(shutil.which("make") is None,
+                                   reason="needs GNU make: apt-get install make")

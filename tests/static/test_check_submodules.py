@@ -5,7 +5,9 @@ import subprocess
 import sys
 
 import pytest
-from static_helpers import ROOT, load_script
+from static_helpers import ROOT, load_script, requires_checkout, requires_git
+
+pytestmark = requires_git
 
 check = load_script("scripts/check_submodules.py")
 
@@ -129,6 +131,7 @@ def test_check_submodules_wiring_failure_names_make_wire(tmp_path):
     assert "alias package is missing" in problem and problem.endswith("run: make wire")
 
 
+@requires_checkout
 def test_check_submodules_project_pins_read_back():
     subs = {s.path: s.pinned for s in check.read_submodules(ROOT)}
     assert set(subs) == {"third_party/detectron2", "third_party/AdelaiDet"}

@@ -4,7 +4,9 @@ import os
 import re
 
 import pytest
-from static_helpers import FIXTURES, ROOT, make
+from static_helpers import FIXTURES, ROOT, make, requires_make
+
+pytestmark = requires_make
 
 FIXTURE_MK = os.path.join(FIXTURES, "experiments.mk")
 CLS_CONFIG = "configs/classification/resnet18_dorefa_w2a2.yaml"

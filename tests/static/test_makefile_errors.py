@@ -5,7 +5,9 @@ import glob
 import os
 
 import pytest
-from static_helpers import FIXTURES, ROOT, make, write_executable
+from static_helpers import FIXTURES, ROOT, make, requires_make, write_executable
+
+pytestmark = requires_make
 
 FIXTURE_MK = "EXPERIMENTS_MK=%s" % os.path.join(FIXTURES, "experiments.mk")
 

@@ -6,7 +6,9 @@ import re
 import subprocess
 
 import pytest
-from static_helpers import APEX, PINS, ROOT
+from static_helpers import APEX, PINS, ROOT, requires_checkout
+
+pytestmark = requires_checkout
 
 HEX = re.compile(r"\b[0-9a-f]{7,40}\b")
 
