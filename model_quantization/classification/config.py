@@ -97,8 +97,12 @@ def _unknown_key(key, where):
 
 
 def _check_type(key, default, value, where):
-    if value is None or default is None or key in _FREE:
+    if default is None or key in _FREE:
         return
+    if value is None:
+        raise TypeError("config key {!r}{} cannot be null; give a {} value like the default {!r}"
+                        .format(key, " in " + where if where else "", type(default).__name__,
+                                default))
     if isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, (int, float)):
@@ -137,6 +141,8 @@ def merge_config(base, update, where="", prefix=""):
         key = prefix + str(k)
         if k not in defaults:
             _unknown_key(key, where)
+        if v is None and isinstance(defaults[k], str):
+            v = ""  # "path: null" means no path
         _check_type(key, defaults[k], v, where)
         if isinstance(defaults[k], dict) and isinstance(v, dict) and key not in _FREE:
             out[k] = merge_config(out.get(k) or {}, v, where, key + ".")
@@ -183,11 +189,23 @@ def parse_opt(item):
     return key.strip(), value
 
 
+def _default_of(parts):
+    node = DEFAULTS
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
 def apply_opts(cfg, opts):
     """Apply ``KEY=VALUE`` strings (dotted keys) to ``cfg``; return the new config."""
     for item in opts or []:
         key, value = parse_opt(item)
         parts = key.split(".")
+        default = _default_of(parts)
+        if isinstance(default, str) and value is not None and not isinstance(value, str):
+            value = item.partition("=")[2].strip()  # e.g. an all-digit sha256 stays text
         update = value
         for part in reversed(parts):
             update = {part: update}

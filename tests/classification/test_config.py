@@ -68,3 +68,12 @@ def test_load_config_base_inheritance(tmp_path):
 def test_load_config_missing_file_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.yaml"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_apply_opts_null_for_a_number_is_type_error():
+    with pytest.raises(TypeError, match="'epochs' in --opts cannot be null"):
+        apply_opts(load_config(), ["epochs=null"])
+
+
+def test_apply_opts_null_path_means_empty():
+    assert apply_opts(load_config(), ["pretrained.path=null"])["pretrained"]["path"] == ""

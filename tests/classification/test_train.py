@@ -175,3 +175,13 @@ def test_train_resume_restores_lqnet_basis(tiny_folder, tiny_cfg, tmp_path, monk
     assert basis and a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+def test_train_checks_pretrained_sha256_before_training(tiny_folder, tiny_cfg, tmp_path):
+    from model_quantization.checkpoint import CheckpointError, save_checkpoint
+    weights = save_checkpoint({"model": {}}, tmp_path / "w.pth")
+    cfg = apply_opts(tiny_cfg, ["pretrained.path={}".format(weights),
+                                "pretrained.sha256={}".format("0" * 64)])
+    with pytest.raises(CheckpointError, match="sha256 mismatch.*w.pth"):
+        train(cfg, tmp_path / "run", data=tiny_folder)
+    assert not (tmp_path / "run" / "last.pth").exists()
