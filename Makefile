@@ -165,7 +165,8 @@ to_run_path = $(if $(filter docker,$(RUNNER)),$(strip \
 # detectron2:// model-zoo name is a file in WEIGHTS_DIR (never downloaded)
 host_file = $(if $(filter output/%,$(1)),$(patsubst output/%,$(OUTPUT_DIR)/%,$(1)),$(if $(filter detectron2://%,$(1)),$(WEIGHTS_DIR)/$(notdir $(1)),$(1)))
 name_of = $(basename $(notdir $(1)))
-arch_of_cls = $(firstword $(subst _, ,$(1)))
+# the backbone of a classification config: NAME_ARCH of an experiment using it, else its name's prefix
+arch_of_cls = $(or $(CLS_ARCH_$(1)),$(firstword $(subst _, ,$(1))))
 
 # Checks run when make expands a recipe (just before it runs) or parses a goal; a failure is one line
 # ("Makefile:N: *** <problem>: <fix>.  Stop."). Under make -n they are skipped, so -n always shows.
@@ -188,6 +189,7 @@ NEED_IMAGENET = $(call need_dir,$(DATA_DIR)/imagenet,set DATA_DIR to the folder 
 EXPERIMENTS ?=
 EXPERIMENT_ALIASES ?=
 exp_file = $(call host_file,$($(1)_OUTPUT))/model_final.pth
+$(foreach e,$(EXPERIMENTS),$(if $(and $($(e)_CLS_CONFIG),$($(e)_ARCH)),$(eval CLS_ARCH_$(call name_of,$($(e)_CLS_CONFIG)) := $($(e)_ARCH))))
 exp_of_config = $(firstword $(foreach e,$(EXPERIMENTS),$(if $(filter $(1),$($(e)_CONFIG)),$(e))))
 
 define EXPERIMENT_RULE
@@ -230,17 +232,17 @@ endif
 # ---------------------------------------------------------------------------------------------------------
 # Recipe steps as file rules
 # 1. full-precision backbone from torchvision's weights file
-$(OUTPUT_DIR)/backbone_full/%/model.pth: | $$(LOCAL_DEPS) preflight
+$(OUTPUT_DIR)/backbone_full/%/model_best.pth: | $$(LOCAL_DEPS) preflight
 	$(if $(filter $*,$(ARCHS)),,$(call fail,unknown backbone '$*': use ARCH=resnet18$(comma) resnet34 or resnet50))
 	$(call need_file,$(WEIGHTS_DIR)/$(TV_WEIGHTS_$*),put torchvision's $(TV_WEIGHTS_$*) in WEIGHTS_DIR)
-	$(RUN)$(PY) scripts/backbone_full.py --arch $* --weights $(call to_run_path,$(WEIGHTS_DIR)/$(TV_WEIGHTS_$*)) --output $(call to_run_path,$@)
+	$(RUN)$(PY) scripts/backbone_full.py --arch $* --weights $(call to_run_path,$(WEIGHTS_DIR)/$(TV_WEIGHTS_$*)) --output $(call to_run_path,$(@D))
 # 2. low-bit backbone: QAT finetuning on ImageNet of configs/classification/<name>.yaml
-$(OUTPUT_DIR)/backbone_low/%/model_best.pth: $(OUTPUT_DIR)/backbone_full/$$(call arch_of_cls,$$*)/model.pth | $$(LOCAL_DEPS) preflight
+$(OUTPUT_DIR)/backbone_low/%/model_best.pth: $(OUTPUT_DIR)/backbone_full/$$(call arch_of_cls,$$*)/model_best.pth | $$(LOCAL_DEPS) preflight
 	$(call need_file,configs/classification/$*.yaml,no classification config of that name; see configs/classification/)
 	$(NEED_IMAGENET)
 	$(RUN)$(PY) $(if $(filter-out 0 1,$(NUM_GPUS)),-m torch.distributed.run --standalone --nproc_per_node=$(NUM_GPUS) )scripts/train_classifier.py --config configs/classification/$*.yaml --data $(C_DATA)/imagenet --output $(call to_run_path,$(@D)) --init $(call to_run_path,$<)$(if $(OPTS), --opts $(OPTS))
 # 3. export to detectron2 names: the full-precision backbone, and each low-bit one
-$(OUTPUT_DIR)/backbones/torch-r%-fp/model_d2.pth: $(OUTPUT_DIR)/backbone_full/resnet%/model.pth | $$(LOCAL_DEPS) preflight
+$(OUTPUT_DIR)/backbones/torch-r%-fp/model_d2.pth: $(OUTPUT_DIR)/backbone_full/resnet%/model_best.pth | $$(LOCAL_DEPS) preflight
 	$(RUN)$(PY) scripts/export_detectron2.py --input $(call to_run_path,$<) --output $(call to_run_path,$@) --arch resnet$*
 $(OUTPUT_DIR)/backbones/%/model_d2.pth: $(OUTPUT_DIR)/backbone_low/%/model_best.pth | $$(LOCAL_DEPS) preflight
 	$(RUN)$(PY) scripts/export_detectron2.py --input $(call to_run_path,$<) --output $(call to_run_path,$@) --arch $(call arch_of_cls,$*)
@@ -314,7 +316,7 @@ install-forks: check-submodules ## native installs: patch (torch >= 1.11), build
 tiny-coco: ## cut TINY_COCO from DATA_DIR/coco by image IDS (COCO_SPLIT)
 	$(HOST_PYTHON) scripts/make_tiny_coco.py --coco $(DATA_DIR)/coco --split $(COCO_SPLIT) --ids $(IDS) --out $(TINY_COCO)
 
-backbone-full: $(OUTPUT_DIR)/backbone_full/$(ARCH)/model.pth ## step 1: full-precision ARCH from torchvision's weights file
+backbone-full: $(OUTPUT_DIR)/backbone_full/$(ARCH)/model_best.pth ## step 1: full-precision ARCH from torchvision's weights file
 
 backbone-low: $$(if $$(CONFIG),$(OUTPUT_DIR)/backbone_low/$$(call name_of,$$(CONFIG))/model_best.pth,need-config) ## step 2: low-bit backbone QAT on ImageNet (CONFIG=configs/classification/...)
 

@@ -146,7 +146,7 @@ def test_makefile_train_chains_every_step_in_order(tmp_path):
 
 def test_makefile_train_does_not_redo_finished_steps(tmp_path):
     out_dir = tmp_path / "out"
-    done = ["backbone_full/resnet18/model.pth", "backbone_low/resnet18_dorefa_w2a2/model_best.pth",
+    done = ["backbone_full/resnet18/model_best.pth", "backbone_low/resnet18_dorefa_w2a2/model_best.pth",
             "backbones/torch-r18-fp/model_d2.pth", "backbones/resnet18_dorefa_w2a2/model_d2.pth",
             "detection/demo-fp/model_final.pth"]
     for age, rel in enumerate(reversed(done)):
