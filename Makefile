@@ -29,7 +29,10 @@ HELP_IMAGE = image name
 GIT_SHORT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo nogit)
 TAG ?= $(FLAVOR)-$(GIT_SHORT)
 HELP_TAG = image tag (default: flavour-commit)
-GPUS ?= $(if $(filter cpu,$(FLAVOR)),none,all)
+# default: none for the cpu image, and for RUNNER=local on a machine without nvidia-smi; else all
+ifeq ($(origin GPUS),undefined)
+GPUS := $(if $(filter cpu,$(FLAVOR)),none,$(if $(and $(filter local,$(RUNNER)),$(if $(shell command -v nvidia-smi 2>/dev/null),,nogpu)),none,all))
+endif
 HELP_GPUS = GPUs for docker run --gpus: all | "device=0,1" | a count | none (local: CUDA_VISIBLE_DEVICES)
 NUM_GPUS ?= $(if $(filter none,$(GPUS)),0,1)
 HELP_NUM_GPUS = processes per machine for training (0 = CPU)
