@@ -60,6 +60,8 @@ PYTHON ?= python
 HELP_PYTHON = interpreter for RUNNER=local, wire, install-forks (RUNNER=local default: VENV/bin/python)
 VENV ?= $(or $(MQ_VENV),.venv)
 HELP_VENV = virtual environment make setup creates for RUNNER=local
+VENV_ARGS ?=
+HELP_VENV_ARGS = extra arguments for python -m venv in make setup (e.g. --system-site-packages to reuse an installed torch)
 HOST_PYTHON ?= python3
 HELP_HOST_PYTHON = host interpreter for the standard-library helpers (check, tiny-coco, setup)
 PYTEST_ARGS ?= -q
@@ -84,7 +86,7 @@ override WEIGHTS_DIR := $(call norm_dir,$(WEIGHTS_DIR))
 override OUTPUT_DIR := $(call norm_dir,$(OUTPUT_DIR))
 
 HELP_VARS := RUNNER FLAVOR IMAGE TAG GPUS NUM_GPUS DATA_DIR WEIGHTS_DIR OUTPUT_DIR CONFIG OPTS CHECKPOINT \
-	ARCH TINY_COCO IDS COCO_SPLIT PYTHON VENV HOST_PYTHON PYTEST_ARGS SMOKE_ARGS USER_UID USER_GID SHM_SIZE \
+	ARCH TINY_COCO IDS COCO_SPLIT PYTHON VENV VENV_ARGS HOST_PYTHON PYTEST_ARGS SMOKE_ARGS USER_UID USER_GID SHM_SIZE \
 	DOCKER EXPERIMENTS_MK
 
 # ---------------------------------------------------------------------------------------------------------
@@ -281,7 +283,7 @@ image: check-submodules ## build the image of FLAVOR, tagged IMAGE:TAG
 
 setup: $(VENV)/bin/python ## RUNNER=local: create VENV with the cpu lock (Python 3.10) or pyproject ranges
 $(VENV)/bin/python:
-	$(HOST_PYTHON) -m venv $(VENV)
+	$(HOST_PYTHON) -m venv $(VENV_ARGS) $(VENV)
 	$(VENV)/bin/python -m pip install $(if $(filter 3.10,$(shell $(HOST_PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)),-r docker/requirements-cpu.lock,".[recipe,test]")
 	$(VENV)/bin/python -m pip install --no-deps -e .
 
