@@ -47,7 +47,7 @@ def train_one_epoch(model, loader, criterion, optimizer, scheduler, ctx, epoch, 
     """Train for one epoch; return ``{"loss", "top1", "lr", "time"}`` (loss summed over ranks)."""
     model.train()
     device = ctx.device
-    totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct@1, samples
+    totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct@1, samples
     start = time.time()
     n = len(loader)
     bar = _progress(loader, cfg["progress"] and ctx.is_main,
@@ -71,15 +71,17 @@ def train_one_epoch(model, loader, criterion, optimizer, scheduler, ctx, epoch, 
             loss.backward()
             optimizer.step()
         scheduler.step()
-        b = target.shape[0]
-        totals += torch.tensor([loss.item() * b, topk_correct(logits.detach(), target, (1,))[0],
-                                b], dtype=torch.float64)
+        with torch.no_grad():  # accumulate on the device: no host sync per iteration
+            b = target.shape[0]
+            hit = logits.argmax(dim=1).eq(target).sum()
+            totals += torch.stack([loss.detach().double() * b, hit.double(),
+                                   totals.new_tensor(float(b))])
         if ctx.is_main and (i % cfg["print_freq"] == 0 or i == n - 1):
             log.info("epoch %d iter %d/%d loss %.4f lr %.6g (%.1f s)", epoch + 1, i + 1, n,
                      loss.item(), optimizer.param_groups[0]["lr"], time.time() - start)
-        if hasattr(bar, "set_postfix"):
-            bar.set_postfix(loss="{:.3f}".format(loss.item()))
-    all_reduce_sum(totals)
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss="{:.3f}".format(loss.item()))
+    totals = all_reduce_sum(totals.cpu())
     count = max(1.0, totals[2].item())
     return {"loss": totals[0].item() / count, "top1": 100.0 * totals[1].item() / count,
             "lr": optimizer.param_groups[0]["lr"], "time": time.time() - start}
