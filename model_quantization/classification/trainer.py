@@ -32,9 +32,13 @@ from .model import (
 from .optim import build_optimizer, build_scheduler
 from .state import FORMAT, restore_training_state, rng_state
 
-__all__ = ["train", "check_output_dir", "RUN_FILES", "LOGGER_NAME"]
+__all__ = ["train", "check_output_dir", "RESULT_FILES", "RUN_FILES", "LOGGER_NAME"]
 
-RUN_FILES = ("last.pth", "model_best.pth", "train.log", "metrics.jsonl", "run_record")
+# a folder holding any of these holds results: never reused without --resume / --overwrite
+RESULT_FILES = ("last.pth", "model_best.pth", "metrics.jsonl")
+# what --overwrite removes (train.log is otherwise appended to, so a run that failed before its
+# first epoch leaves nothing that blocks a retry)
+RUN_FILES = RESULT_FILES + ("train.log", "run_record")
 LOGGER_NAME = "model_quantization.classification"
 
 
@@ -44,11 +48,12 @@ def check_output_dir(output, resume=False, overwrite=False):
         raise ValueError("--resume and --overwrite contradict each other: resume continues the "
                          "run in {!r}, overwrite starts a new one there; give one".format(output))
     found = [f for f in RUN_FILES if os.path.exists(os.path.join(output, f))]
-    if found and not (resume or overwrite):
+    results = [f for f in found if f in RESULT_FILES]
+    if results and not (resume or overwrite):
         raise FileExistsError("output folder {!r} already holds a run ({}); pass --resume to "
                               "continue it, --overwrite to start over there (its files are "
                               "replaced), or choose another --output".format(
-                                  output, ", ".join(found)))
+                                  output, ", ".join(results)))
     return found
 
 
@@ -88,7 +93,11 @@ def train(cfg, output, data=None, init=None, resume=False, overwrite=False):
     try:
         _prepare_output(output, resume, overwrite, ctx)
         log, handlers = _setup_logger(output, ctx.is_main)
-        return _train(copy.deepcopy(cfg), output, data, init, resume, ctx, log)
+        try:
+            return _train(copy.deepcopy(cfg), output, data, init, resume, ctx, log)
+        except Exception as exc:
+            log.error("run failed: %s: %s", type(exc).__name__, exc)
+            raise
     finally:
         for h in handlers:
             log.removeHandler(h)

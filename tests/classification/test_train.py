@@ -88,10 +88,22 @@ def test_train_same_seed_gives_same_losses(straight_run, tiny_folder, tmp_path):
 def test_train_refuses_output_holding_a_run(tiny_folder, tiny_cfg, tmp_path):
     out = tmp_path / "run"
     out.mkdir()
+    (out / "last.pth").write_bytes(b"a previous run")
     (out / "train.log").write_text("a previous run\n")
     with pytest.raises(FileExistsError, match="already holds a run.*--resume.*--overwrite"):
         train(tiny_cfg, out, data=tiny_folder)
+    assert (out / "last.pth").read_bytes() == b"a previous run"
     assert (out / "train.log").read_text() == "a previous run\n"
+
+
+def test_train_failed_start_does_not_block_a_retry(tiny_folder, tiny_cfg, tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match="--data"):
+        train(tiny_cfg, out)
+    train(apply_opts(tiny_cfg, ["epochs=1"]), out, data=tiny_folder)
+    log = (out / "train.log").read_text()
+    assert log.index("no dataset given") < log.index("final: top-1")  # appended, not replaced
+    assert (out / "last.pth").is_file()
 
 
 def test_train_resume_and_overwrite_conflict(tiny_folder, tiny_cfg, tmp_path):
