@@ -17,6 +17,7 @@ from .cli import check_output_dir
 from .datasets import register_datasets
 from .evaluation import format_ap_table, write_eval_metrics
 from .experiments import find_experiment, load_config_chain, repo_root
+from .resume import RNGState, fast_forward
 from .weights import double_init, load_fitted
 
 __all__ = ["FORKS_HINT", "uses_adelaidet", "merge_config", "setup_config",
@@ -27,7 +28,7 @@ FORKS_HINT = ("the pinned detectron2/AdelaiDet forks are not importable: run ins
               "(make train ... / make smoke) or install them natively (make install-forks)")
 _D2_ARCHITECTURES = ("GeneralizedRCNN", "ProposalNetwork", "RetinaNet", "PanopticFPN",
                      "SemanticSegmentor")
-_log = logging.getLogger("model_quantization.detection")
+_log = logging.getLogger("detectron2.model_quantization")  # printed by detectron2's handlers
 
 
 def uses_adelaidet(config_file):
@@ -178,8 +179,12 @@ def initialize(trainer, cfg, resume):
     from torch.nn.parallel import DistributedDataParallel
     model = trainer.model.module if isinstance(trainer.model, DistributedDataParallel) \
         else trainer.model
+    rng = RNGState()
+    trainer.checkpointer.checkpointables["rng"] = rng  # saved with every checkpoint
     if resume and trainer.checkpointer.has_checkpoint():
         trainer.resume_or_load(resume=True)
+        fast_forward(trainer._trainer._data_loader_iter, trainer.start_iter, rng,
+                     cfg.DATALOADER.NUM_WORKERS)
         return {"mode": "resume", "start_iter": trainer.start_iter}
     weights, extra = cfg.MODEL.WEIGHTS, cfg.MODEL.EXTRA_WEIGHTS
     if extra:
