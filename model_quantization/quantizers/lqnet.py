@@ -59,7 +59,8 @@ def _assign_by_thresholds(x, lv, thr, stats):
     ``x >= t_i``), then differences."""
     value = torch.empty_like(x).fill_(lv[0])
     steps = lv[1:] - lv[:-1]
-    mask = torch.empty(x.shape, dtype=torch.bool, device=x.device)
+    # A mask of x's dtype: torch 1.10's addcmul_ refuses a bool operand.
+    mask = torch.empty_like(x)
     scratch = torch.empty_like(x) if stats else None
     n = float(x.numel())
     ge_count, ge_sum = [x.new_tensor(n)], [x.sum() if stats else None]

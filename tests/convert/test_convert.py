@@ -138,7 +138,7 @@ def test_convert_model_skips_attention_projection(toy_spec):
 
 def test_convert_model_torchvision_resnet18_first_last_8bit(toy_spec):
     torchvision = pytest.importorskip("torchvision")
-    model = torchvision.models.resnet18(weights=None)
+    model = torchvision.models.resnet18()
     eight = {"weight": toy_spec(8), "activation": None}
     report = convert_model(model, weight=toy_spec(2), activation=toy_spec(2),
                            overrides={"conv1": eight, "fc": eight})

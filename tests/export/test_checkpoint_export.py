@@ -15,7 +15,7 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "export_detectron2.py
 @pytest.fixture(scope="module")
 def r18_state():
     torch.manual_seed(0)
-    return torchvision.models.resnet18(weights=None).state_dict()
+    return torchvision.models.resnet18().state_dict()
 
 
 def _load(path):
@@ -90,7 +90,7 @@ def test_export_checkpoint_quantized_classifier(tmp_path):
     from model_quantization.convert import convert_model
     from model_quantization.quantizers import QuantSpec
 
-    model = torchvision.models.resnet18(weights=None, num_classes=10)
+    model = torchvision.models.resnet18(num_classes=10)
     convert_model(model, weight=QuantSpec("lsq", bits=2), activation=QuantSpec("lsq", bits=2),
                   exclude=["conv1", "fc"])
     src = tmp_path / "model_best.pth"

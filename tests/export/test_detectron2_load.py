@@ -26,7 +26,7 @@ def _backbone(freeze_at):
 def _r18_state():
     torchvision = pytest.importorskip("torchvision")
     torch.manual_seed(0)
-    return torchvision.models.resnet18(weights=None).state_dict()
+    return torchvision.models.resnet18().state_dict()
 
 
 @pytest.mark.forks
@@ -96,7 +96,7 @@ def test_export_covers_every_backbone_key_of_retinanet_r18(tmp_path, quantize):
     from model_quantization.convert import convert_model
     from model_quantization.quantizers import QuantSpec
 
-    classifier = pytest.importorskip("torchvision").models.resnet18(weights=None)
+    classifier = pytest.importorskip("torchvision").models.resnet18()
     if quantize:  # the classifier quantized like the fork's LSQ backbone: one weight clip per
         # output channel (QTool's default weight grouping), one activation clip per layer
         convert_model(classifier, weight=QuantSpec("lsq", bits=2, per_channel=True),

@@ -31,7 +31,7 @@ def expected_detectron2_keys(depth):
 
 def _resnet(depth):
     torch.manual_seed(0)
-    return getattr(torchvision.models, "resnet{}".format(depth))(weights=None)
+    return getattr(torchvision.models, "resnet{}".format(depth))()
 
 
 @pytest.mark.parametrize("depth", [18, 50])
