@@ -3,8 +3,9 @@
 
 Prints, per device (CPU, and CUDA when available) and per variant (float, lsq, dorefa), the
 training-step time (forward + backward + SGD step), the inference time (eval, no_grad) and the
-peak memory of a training step, each with its ratio to float. Targets: training <= 1.25x,
-memory <= 1.3x, inference <= 1.15x. Not a test: figures depend on the machine.
+peak memory of a training step, each with its ratio to float. Times are medians: process CPU
+time on CPU (use ``--threads 1`` on a shared machine), wall time on CUDA. Targets: training
+<= 1.25x, memory <= 1.3x, inference <= 1.15x. Not a test: figures depend on the machine.
 
 Each variant runs in its own subprocess so its memory high-water mark is its own. Memory on CPU
 is the growth of the process's peak RSS (``resource.ru_maxrss``) from just before the first step
@@ -40,16 +41,16 @@ def build_model(variant, bits):
     return model
 
 
-def _timed(fn, iters, warmup, sync):
+def _timed(fn, iters, warmup, sync, clock):
     for _ in range(warmup):
         fn()
     sync()
     times = []
     for _ in range(iters):
-        start = time.perf_counter()
+        start = clock()
         fn()
         sync()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times) * 1000.0
 
 
@@ -66,6 +67,9 @@ def run_child(variant, device, args):
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     cuda = device.startswith("cuda")
     sync = torch.cuda.synchronize if cuda else (lambda: None)
+    # CPU: the process's CPU time, which other load on a shared machine disturbs far less than
+    # wall time (exact with --threads 1; with more threads it sums over them). CUDA: wall time.
+    clock = time.perf_counter if cuda else time.process_time
 
     def train_step():
         opt.zero_grad()
@@ -82,13 +86,13 @@ def run_child(variant, device, args):
         base = torch.cuda.memory_allocated()
     else:
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    train_ms = _timed(train_step, args.iters, args.warmup, sync)
+    train_ms = _timed(train_step, args.iters, args.warmup, sync, clock)
     if cuda:
         peak = torch.cuda.max_memory_allocated() - base
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
     model.eval()
-    infer_ms = _timed(infer_step, args.iters, args.warmup, sync)
+    infer_ms = _timed(infer_step, args.iters, args.warmup, sync, clock)
     print(json.dumps({"variant": variant, "device": device, "train_ms": train_ms,
                       "infer_ms": infer_ms, "memory_mb": peak / 2 ** 20}))
 
