@@ -34,7 +34,7 @@ def build_model(variant, bits):
     from model_quantization.convert import convert_model
     from model_quantization.quantizers import QuantSpec
 
-    model = torchvision.models.resnet18(weights=None)
+    model = torchvision.models.resnet18()  # random init (no `weights=`: torchvision 0.11 lacks it)
     if variant != "float":
         spec = QuantSpec(variant, bits=bits)
         convert_model(model, weight=spec, activation=spec, exclude=["fc"])
