@@ -45,7 +45,9 @@ HELP_OUTPUT_DIR = runs, checkpoints and reports (the configs' output/ folder)
 CONFIG ?=
 HELP_CONFIG = config file for train-det, eval, overall-full (detector) or backbone-low, export (classifier)
 OPTS ?=
-HELP_OPTS = config overrides, detectron2 style KEY VALUE ... (classifier: KEY=VALUE ...)
+HELP_OPTS = detector config overrides, detectron2 style KEY VALUE ... (every detector step)
+CLS_OPTS ?=
+HELP_CLS_OPTS = classifier config overrides KEY=VALUE ... (backbone-low)
 CHECKPOINT ?=
 HELP_CHECKPOINT = checkpoint for eval (a file under OUTPUT_DIR or WEIGHTS_DIR)
 ARCH ?= resnet18
@@ -85,7 +87,7 @@ override DATA_DIR := $(call norm_dir,$(DATA_DIR))
 override WEIGHTS_DIR := $(call norm_dir,$(WEIGHTS_DIR))
 override OUTPUT_DIR := $(call norm_dir,$(OUTPUT_DIR))
 
-HELP_VARS := RUNNER FLAVOR IMAGE TAG GPUS NUM_GPUS DATA_DIR WEIGHTS_DIR OUTPUT_DIR CONFIG OPTS CHECKPOINT \
+HELP_VARS := RUNNER FLAVOR IMAGE TAG GPUS NUM_GPUS DATA_DIR WEIGHTS_DIR OUTPUT_DIR CONFIG OPTS CLS_OPTS CHECKPOINT \
 	ARCH TINY_COCO IDS COCO_SPLIT PYTHON VENV VENV_ARGS HOST_PYTHON PYTEST_ARGS SMOKE_ARGS USER_UID USER_GID SHM_SIZE \
 	DOCKER EXPERIMENTS_MK
 
@@ -245,7 +247,7 @@ $(OUTPUT_DIR)/backbone_full/%/model_best.pth: | $$(LOCAL_DEPS) preflight
 $(OUTPUT_DIR)/backbone_low/%/model_best.pth: $(OUTPUT_DIR)/backbone_full/$$(call arch_of_cls,$$*)/model_best.pth | $$(LOCAL_DEPS) preflight
 	$(call need_file,configs/classification/$*.yaml,no classification config of that name; see configs/classification/)
 	$(NEED_IMAGENET)
-	$(RUN)$(PY) $(if $(filter-out 0 1,$(NUM_GPUS)),-m torch.distributed.run --standalone --nproc_per_node=$(NUM_GPUS) )scripts/train_classifier.py --config configs/classification/$*.yaml --data $(C_DATA)/imagenet --output $(call to_run_path,$(@D)) --init $(call to_run_path,$<)$(if $(OPTS), --opts $(OPTS))
+	$(RUN)$(PY) $(if $(filter-out 0 1,$(NUM_GPUS)),-m torch.distributed.run --standalone --nproc_per_node=$(NUM_GPUS) )scripts/train_classifier.py --config configs/classification/$*.yaml --data $(C_DATA)/imagenet --output $(call to_run_path,$(@D)) --init $(call to_run_path,$<)$(if $(CLS_OPTS), --opts $(CLS_OPTS))
 # 3. export to detectron2 names: the full-precision backbone, and each low-bit one
 $(OUTPUT_DIR)/backbones/torch-r%-fp/model_d2.pth: $(OUTPUT_DIR)/backbone_full/resnet%/model_best.pth | $$(LOCAL_DEPS) preflight
 	$(RUN)$(PY) scripts/export_detectron2.py --input $(call to_run_path,$<) --output $(call to_run_path,$@) --arch resnet$*
@@ -311,11 +313,12 @@ check: check-submodules | $$(LOCAL_DEPS) preflight ## check-submodules + the for
 wire: ## native installs: make the fork's third_party.quantization resolve to model_quantization.compat
 	$(PYTHON) -m model_quantization.compat.wire --detectron2 third_party/detectron2
 
-install-forks: check-submodules ## native installs: patch (torch >= 1.11), build and pip install -e the forks, then wire
+install-forks: check-submodules ## native installs: patch (torch >= 1.11), pip install -e the forks and this project, wire
 	PYTHON=$(PYTHON) docker/apply_patches.sh auto third_party
 	$(PYTHON) -m pip install -r docker/requirements-common.in
 	$(PYTHON) -m pip install --no-deps --no-build-isolation -e third_party/detectron2
 	$(PYTHON) -m pip install --no-deps --no-build-isolation -e third_party/AdelaiDet
+	$(PYTHON) -m pip install --no-deps --no-build-isolation -e .
 	$(PYTHON) -m model_quantization.compat.wire --detectron2 third_party/detectron2
 
 tiny-coco: ## cut TINY_COCO from DATA_DIR/coco by image IDS (COCO_SPLIT)

@@ -146,7 +146,8 @@ def test_makefile_train_chains_every_step_in_order(tmp_path):
 
 def test_makefile_train_does_not_redo_finished_steps(tmp_path):
     out_dir = tmp_path / "out"
-    done = ["backbone_full/resnet18/model_best.pth", "backbone_low/resnet18_dorefa_w2a2/model_best.pth",
+    done = ["backbone_full/resnet18/model_best.pth",
+            "backbone_low/resnet18_dorefa_w2a2/model_best.pth",
             "backbones/torch-r18-fp/model_d2.pth", "backbones/resnet18_dorefa_w2a2/model_d2.pth",
             "detection/demo-fp/model_final.pth"]
     for age, rel in enumerate(reversed(done)):
@@ -183,3 +184,12 @@ def test_makefile_real_experiment_targets_dry_run(tmp_path, name):
     proc = make("-n", "train-%s" % name, *values)
     assert proc.returncode == 0, proc.stderr
     assert "scripts/train_det.py --config-file" in proc.stdout
+
+
+def test_makefile_classifier_gets_cls_opts_and_detectors_get_opts(tmp_path):
+    out = make("-n", "train-demo-2bit", *_vars(tmp_path, "local", OPTS="SOLVER.MAX_ITER 7",
+                                                 CLS_OPTS="epochs=1")).stdout
+    cls = [line for line in out.splitlines() if "train_classifier.py" in line][0]
+    dets = [line for line in out.splitlines() if "train_det.py" in line]
+    assert cls.endswith("--opts epochs=1") and "SOLVER" not in cls
+    assert len(dets) == 2 and all(line.rstrip().endswith("SOLVER.MAX_ITER 7") for line in dets)
