@@ -60,42 +60,56 @@ def _batch(cfg, args):
     return next(iter(loader))
 
 
-def _median_time(fn, warmup, iters):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def measure(config, opts, args, batch=None):
-    cfg, model, n_quant = _build(config, opts, args)
-    if batch is None:
-        batch = _batch(cfg, args)
-    model.train()
-    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-4,
-                                momentum=0.9)
-
-    def train_step():
+def _train_step(model, optimizer, batch):
+    def step():
         losses = model(batch)
         total = sum(losses.values())
         optimizer.zero_grad()
         total.backward()
         optimizer.step()
+    return step
 
-    train = _median_time(train_step, args.warmup, args.iters)
-    model.eval()
-    image = [{k: v for k, v in batch[0].items() if k != "instances"}]
 
-    def infer():
+def _infer_step(model, image):
+    def step():
         with torch.no_grad():
             model(image)
+    return step
 
-    infer_t = _median_time(infer, args.warmup, args.iters)
-    return {"train_s": train, "inference_s": infer_t, "quantized_layers": n_quant}, batch
+
+def _interleaved(steps, warmup, iters):
+    """Median seconds per call of every step, the variants alternating within each round so
+    that load changes on a shared machine hit all of them alike."""
+    times = {name: [] for name in steps}
+    for round_index in range(warmup + iters):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            if round_index >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def measure_all(args):
+    models, batch, n_quant = {}, None, {}
+    for name, config, opts in VARIANTS:
+        cfg, models[name], n_quant[name] = _build(config, opts, args)
+        if batch is None:
+            batch = _batch(cfg, args)
+    train_steps = {}
+    for name, model in models.items():
+        model.train()
+        params = [p for p in model.parameters() if p.requires_grad]
+        train_steps[name] = _train_step(model, torch.optim.SGD(params, lr=1e-4, momentum=0.9),
+                                        batch)
+    train = _interleaved(train_steps, args.warmup, args.iters)
+    image = [{k: v for k, v in batch[0].items() if k != "instances"}]
+    for model in models.values():
+        model.eval()
+    infer = _interleaved({n: _infer_step(m, image) for n, m in models.items()}, args.warmup,
+                         args.iters)
+    return {name: {"train_s": train[name], "inference_s": infer[name],
+                   "quantized_layers": n_quant[name]} for name in models}
 
 
 def main(argv=None):
@@ -111,9 +125,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    results, batch = {}, None
-    for name, config, opts in VARIANTS:
-        results[name], batch = measure(config, opts, args, batch)
+    results = measure_all(args)
+    for name in results:
         print("{:<12s} train {:7.3f} s/iter  inference {:7.3f} s/image  ({} quantized layers)"
               .format(name, results[name]["train_s"], results[name]["inference_s"],
                       results[name]["quantized_layers"]), flush=True)

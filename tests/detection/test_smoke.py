@@ -13,6 +13,7 @@ def test_smoke_plan_chains_the_outputs(tmp_path):
     extra = det_low[1][det_low[1].index("MODEL.EXTRA_WEIGHTS") + 1]
     assert extra == os.path.join(plan.det_fp, "model_final.pth")
     assert "--eval-only" in evaluate[1] and "3" in det_fp[1]
+    assert evaluate[1][evaluate[1].index("OUTPUT_DIR") + 1] == plan.det_eval
     exports = plan.export_commands()
     assert exports[1][1][exports[1][1].index("--output") + 1] == plan.export_low
 
