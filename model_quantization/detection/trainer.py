@@ -230,6 +230,15 @@ def _report_results(cfg, args, results, weights):
     _log.info("saved %s", path)
 
 
+def _eval_weights(cfg, resume):
+    """MODEL.WEIGHTS, or with --resume the last checkpoint OUTPUT_DIR names."""
+    marker = os.path.join(cfg.OUTPUT_DIR, "last_checkpoint")
+    if resume and os.path.isfile(marker):
+        with open(marker) as f:
+            return os.path.join(cfg.OUTPUT_DIR, f.read().strip())
+    return cfg.MODEL.WEIGHTS
+
+
 def main(args):
     """Evaluate (``--eval-only``) or train; returns the evaluation results (or None)."""
     from detectron2.engine import default_setup
@@ -243,17 +252,17 @@ def main(args):
     if args.eval_only:
         model = trainer_cls.build_model(cfg)
         _check_quantized(cfg, model)
-        if _local_file(cfg.MODEL.WEIGHTS):
-            load_fitted(model, cfg.MODEL.WEIGHTS, role="MODEL.WEIGHTS", log=_log.info)
+        weights = _eval_weights(cfg, args.resume)
+        if _local_file(weights):
+            load_fitted(model, weights, role="MODEL.WEIGHTS", log=_log.info)
         else:
             from detectron2.checkpoint import DetectionCheckpointer
-            DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
-                cfg.MODEL.WEIGHTS, resume=args.resume)
+            DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).load(weights)
         results = trainer_cls.test(cfg, model)
         if comm.is_main_process():
             _record(cfg, model, args, os.path.join(cfg.OUTPUT_DIR, "eval"),
-                    {"mode": "eval", "weights": cfg.MODEL.WEIGHTS})
-        _report_results(cfg, args, results, cfg.MODEL.WEIGHTS)
+                    {"mode": "eval", "weights": weights})
+        _report_results(cfg, args, results, weights)
         return results
     trainer = trainer_cls(cfg)
     raw_model = getattr(trainer.model, "module", trainer.model)
