@@ -45,4 +45,10 @@ class _TanhWeightQuant(torch.autograd.Function):
 
 def tanh_weight_quant(w, levels):
     """DoReFa weights: ``levels`` (>= 2) values evenly spaced on ``[-1, 1]``; see module doc."""
-    return _TanhWeightQuant.apply(w, int(levels))
+    levels = int(levels)
+    if not (torch.is_grad_enabled() and w.requires_grad):  # inference: no index bookkeeping
+        t = torch.tanh(w)
+        half = (levels - 1) / 2.0
+        y = torch.addcmul(t.new_tensor(half), t, half / t.abs().max()).round_()
+        return y.mul_(2.0 / (levels - 1)).sub_(1.0)
+    return _TanhWeightQuant.apply(w, levels)

@@ -14,8 +14,10 @@ passes and each backward three, instead of the dozen small ops autograd would re
   the rounding.
 * ``mode="fixed"`` (DoReFa activations): same forward, ``c`` is a constant.
 
-The output is saved for the backward (no extra memory when the next layer keeps it too), so
-modifying it in place afterwards makes autograd raise rather than compute a wrong gradient.
+The input and output are saved for the backward (no extra memory when the layers around keep
+them too) and the range masks are recomputed there, so modifying the output in place afterwards
+makes autograd raise rather than compute a wrong gradient. Without autograd (inference) the
+forward records nothing.
 ``ste_scale=True`` multiplies the gradient to ``x`` (and the ``x``-path of the clip gradient) by
 ``sqrt(N / N_inside)`` (QTool's ``grad_type: STE-scale``).
 """
@@ -37,33 +39,53 @@ def _sum_to(prod_a, prod_b, shape):
     return (prod_a * prod_b).sum_to_size(shape)
 
 
+def _grid_position(x, clip, levels, signed):
+    """``(u, step)``: ``x`` in units of the level step, 0 at the lowest level (a new tensor)."""
+    steps = float(levels - 1)
+    step = clip * (2.0 / steps) if signed else clip / steps
+    u = x * (1.0 / step)
+    if signed:
+        u.add_(steps / 2.0)
+    return u, step
+
+
+def _quantize_position(u, step, clip, levels, signed):
+    """Round the grid position ``u`` (in place) back to values: the fake-quantized tensor."""
+    y = u.clamp_(0.0, float(levels - 1)).round_().mul_(step)
+    if signed:
+        y.sub_(clip)
+    return y
+
+
+def _masks(x, clip, levels, signed, mode):
+    """``(inside, above)`` recomputed from the saved input: the backward needs no saved mask."""
+    u, _ = _grid_position(x, clip, levels, signed)
+    steps = float(levels - 1)
+    if mode == "pact":
+        above = u >= steps
+        return (u >= 0) & ~above, above
+    return (u >= 0) & (u <= steps), None
+
+
 class _ClipFakeQuant(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, clip, levels, signed, mode, ste_scale):
-        steps = float(levels - 1)
-        step = clip * (2.0 / steps) if signed else clip / steps
-        u = x * (1.0 / step)  # position in steps, 0 at the lowest level
-        if signed:
-            u.add_(steps / 2.0)
-        mask = u >= 0
-        if mode == "pact":
-            above = u >= steps
-            mask ^= above  # 0 <= u < steps
-        else:
-            above = None
-            mask &= u <= steps  # inside the clip range (boundaries included)
-        y = u.clamp_(0.0, steps).round_().mul_(step)
-        if signed:
-            y.sub_(clip)
-        ctx.mode, ctx.ste_scale = mode, ste_scale
+        u, step = _grid_position(x, clip, levels, signed)
+        y = _quantize_position(u, step, clip, levels, signed)
+        ctx.levels, ctx.signed, ctx.mode, ctx.ste_scale = levels, signed, mode, ste_scale
         ctx.clip_is_tensor = torch.is_tensor(clip)
-        ctx.save_for_backward(x, y, mask, above, clip if ctx.clip_is_tensor else None)
+        ctx.clip_value = None if ctx.clip_is_tensor else clip
+        # x and y are usually kept alive anyway (by the ReLU before and the conv after), so saving
+        # them costs little; the masks are recomputed in the backward instead of stored.
+        ctx.save_for_backward(x, y, clip if ctx.clip_is_tensor else None)
         return y
 
     @staticmethod
     def backward(ctx, grad_y):
-        x, y, mask, above, clip = ctx.saved_tensors
+        x, y, clip = ctx.saved_tensors
+        clip_arg = clip if ctx.clip_is_tensor else ctx.clip_value
+        mask, above = _masks(x, clip_arg, ctx.levels, ctx.signed, ctx.mode)
         grad_x = grad_y * mask
         if ctx.ste_scale:
             n_inside = mask.sum().clamp(min=1).to(grad_x.dtype)
@@ -93,4 +115,10 @@ def clip_fake_quant(x, clip, levels, signed=False, mode="lsq", ste_scale=False):
         raise ValueError("unknown clip_fake_quant mode {!r}; use one of {}".format(mode, _MODES))
     if mode == "pact" and signed:
         raise ValueError("mode='pact' is unsigned only; use mode='lsq' for a signed range")
-    return _ClipFakeQuant.apply(x, clip, int(levels), bool(signed), mode, bool(ste_scale))
+    levels, signed = int(levels), bool(signed)
+    needs_grad = torch.is_grad_enabled() and (
+        x.requires_grad or (torch.is_tensor(clip) and clip.requires_grad))
+    if not needs_grad:  # inference: the same arithmetic, nothing recorded for a backward
+        u, step = _grid_position(x, clip, levels, signed)
+        return _quantize_position(u, step, clip, levels, signed)
+    return _ClipFakeQuant.apply(x, clip, levels, signed, mode, bool(ste_scale))

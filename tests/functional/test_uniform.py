@@ -63,3 +63,29 @@ def test_clip_fake_quant_rejects_unknown_mode():
 def test_clip_fake_quant_rejects_signed_pact():
     with pytest.raises(ValueError, match="unsigned only; use mode='lsq'"):
         clip_fake_quant(torch.zeros(2), 1.0, 4, signed=True, mode="pact")
+
+
+@pytest.mark.parametrize("signed", [False, True])
+@pytest.mark.parametrize("levels", [2, 3, 4, 256])
+def test_clip_fake_quant_inference_path_equals_training_path(signed, levels):
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 5, 5) * 2
+    clip = torch.tensor([1.3], requires_grad=True)
+    trained = clip_fake_quant(x.clone().requires_grad_(), clip, levels, signed=signed)
+    with torch.no_grad():
+        inferred = clip_fake_quant(x, clip, levels, signed=signed)
+    assert trained.grad_fn is not None and inferred.grad_fn is None
+    assert torch.equal(trained.detach(), inferred)
+
+
+@pytest.mark.parametrize("levels", [3, 4, 256])
+def test_tanh_weight_quant_inference_path_equals_training_path(levels):
+    from model_quantization.functional.tanh_quant import tanh_weight_quant
+
+    torch.manual_seed(0)
+    w = torch.randn(8, 4, 3, 3)
+    trained = tanh_weight_quant(w.clone().requires_grad_(), levels)
+    with torch.no_grad():
+        inferred = tanh_weight_quant(w, levels)
+    assert inferred.grad_fn is None
+    assert torch.equal(trained.detach(), inferred)
