@@ -157,6 +157,21 @@ def build_trainer_class(adet):
             folder = output_folder or os.path.join(cfg.OUTPUT_DIR, "inference")
             return COCOEvaluator(dataset_name, distributed=True, output_dir=folder)
 
+        # The pinned fork's DefaultTrainer checkpoints the iteration and the hooks but not the
+        # optimizer (SGD momentum), so a resumed run would drift; keep the inner trainer's state.
+        def state_dict(self):
+            state = super().state_dict()
+            state["_trainer"] = self._trainer.state_dict()
+            return state
+
+        def load_state_dict(self, state):
+            super().load_state_dict(state)
+            if "_trainer" in state:
+                self._trainer.load_state_dict(state["_trainer"])
+            else:
+                _log.warning("checkpoint has no optimizer state (written by another trainer): "
+                             "momentum restarts from zero")
+
     if not adet:
         return DetectionTrainer
     from adet.data.dataset_mapper import DatasetMapperWithBasis

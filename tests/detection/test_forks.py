@@ -80,27 +80,44 @@ def test_train_det_fcos_fp_few_iterations_on_tiny_coco(trainer, tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir(TINY), reason="../shared/data/tiny_coco absent")
 def test_train_det_resume_equals_uninterrupted_run(trainer, tmp_path):
+    import time
+
     import torch
     coco = _small_coco(tmp_path / "coco")
 
-    def train(out, iters, *extra):
-        cmd = [sys.executable, os.path.join(ROOT, "scripts", "train_det.py"), "--config-file",
-               os.path.join(ROOT, "configs/detection/smoke/fcos_r18_dorefa_w2a2_double.yaml"),
-               "--num-gpus", "0", "--tiny-coco", coco] + list(extra) + [
-               "MODEL.WEIGHTS", "", "MODEL.EXTRA_WEIGHTS", "", "SOLVER.MAX_ITER", str(iters),
-               "SOLVER.CHECKPOINT_PERIOD", "2", "OUTPUT_DIR", str(out),
-               "INPUT.MIN_SIZE_TRAIN", "(128,)", "INPUT.MIN_SIZE_TEST", "128",
-               "INPUT.MAX_SIZE_TEST", "160", "TEST.DETECTIONS_PER_IMAGE", "5"]
-        proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              timeout=900)
+    def command(out, *extra):
+        return [sys.executable, os.path.join(ROOT, "scripts", "train_det.py"), "--config-file",
+                os.path.join(ROOT, "configs/detection/smoke/fcos_r18_dorefa_w2a2_double.yaml"),
+                "--num-gpus", "0", "--tiny-coco", coco] + list(extra) + [
+                "MODEL.WEIGHTS", "", "MODEL.EXTRA_WEIGHTS", "", "SOLVER.MAX_ITER", "4",
+                "SOLVER.CHECKPOINT_PERIOD", "2", "OUTPUT_DIR", str(out),
+                "INPUT.MIN_SIZE_TRAIN", "(128,)", "DATASETS.TEST", "()"]
+
+    def train(out, *extra):
+        proc = subprocess.run(command(out, *extra), cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, timeout=900)
         assert proc.returncode == 0, proc.stdout.decode()[-3000:]
 
-    train(tmp_path / "straight", 4)
-    train(tmp_path / "resumed", 2)
-    train(tmp_path / "resumed", 4, "--resume")
+    train(tmp_path / "straight")
+    # the same run, killed once the checkpoint after iteration 2 of 4 is written, then resumed
+    interrupted = tmp_path / "resumed"
+    proc = subprocess.Popen(command(interrupted), cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    marker = interrupted / "last_checkpoint"
+    deadline = time.time() + 600
+    while proc.poll() is None and time.time() < deadline:
+        if marker.is_file() and marker.read_text().strip() == "model_0000001.pth":
+            proc.kill()
+            break
+        time.sleep(0.05)
+    proc.wait()
+    assert not (interrupted / "model_final.pth").exists(), "run finished before the kill"
+    train(interrupted, "--resume")
     a = torch.load(str(tmp_path / "straight" / "model_final.pth"), weights_only=False)["model"]
-    b = torch.load(str(tmp_path / "resumed" / "model_final.pth"), weights_only=False)["model"]
+    b = torch.load(str(interrupted / "model_final.pth"), weights_only=False)["model"]
     assert any(".quant_weight." in k for k in a), "the 2-bit model should hold quantizer state"
     assert sorted(a) == sorted(b)
-    different = [k for k in a if not torch.equal(a[k], b[k])]
-    assert not different, different[:5]
+    # Same data, same optimizer and generator states: only float reassociation noise may remain
+    # (oneDNN picks kernels per process); a lost momentum or a wrong batch shows up as >1e-3.
+    worst = max(float((a[k].double() - b[k].double()).abs().max()) for k in a)
+    assert worst < 1e-5, worst
