@@ -148,7 +148,7 @@ RUN :=
 RUN_IT :=
 ifeq ($(origin PYTHON),file)
 PYTHON := $(VENV)/bin/python
-LOCAL_DEPS := $(VENV)/bin/python
+LOCAL_DEPS := $(VENV)/.mq-setup-done
 endif
 PY = $(PYTHON)
 C_DATA = $(DATA_DIR)
@@ -283,11 +283,14 @@ image: check-submodules ## build the image of FLAVOR, tagged IMAGE:TAG
 		--build-arg BUILT_AT=$(BUILT_AT) --build-arg USER_UID=$(USER_UID) --build-arg USER_GID=$(USER_GID) \
 		-t $(IMAGE):$(TAG) .
 
-setup: $(VENV)/bin/python ## RUNNER=local: create VENV with the cpu lock (Python 3.10) or pyproject ranges
-$(VENV)/bin/python:
+setup: $(VENV)/.mq-setup-done ## RUNNER=local: create VENV with the cpu lock (Python 3.10) or pyproject ranges
+# The stamp is written last, so an interrupted or failed install is redone on the next call.
+$(VENV)/.mq-setup-done: pyproject.toml
 	$(HOST_PYTHON) -m venv $(VENV_ARGS) $(VENV)
 	$(VENV)/bin/python -m pip install $(if $(filter 3.10,$(shell $(HOST_PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)),-r docker/requirements-cpu.lock,".[recipe,test]")
 	$(VENV)/bin/python -m pip install --no-deps -e .
+	$(VENV)/bin/python -m pip install ".[lint]"
+	touch $@
 
 shell: | $$(LOCAL_DEPS) preflight ## interactive shell in the image (RUNNER=local: a shell here)
 	$(RUN_IT)bash
