@@ -28,7 +28,7 @@ def _flatten(results):
 def _cell(value):
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "nan"
-    return "{:.2f}".format(float(value))
+    return "{:.3f}".format(float(value))
 
 
 def format_ap_table(results):

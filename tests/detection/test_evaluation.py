@@ -17,11 +17,11 @@ RESULTS = {"tiny_coco_val": {"bbox": {"AP": 1.234, "AP50": 5.0, "AP75": float("n
 def test_format_ap_table_has_one_row_per_dataset_task():
     lines = format_ap_table(RESULTS).splitlines()
     assert lines[0].startswith("| dataset | task | AP | AP50 |")
-    assert lines[2] == "| tiny_coco_val | bbox | 1.23 | 5.00 | nan | 0.00 | 2.00 | 3.00 |"
+    assert lines[2] == "| tiny_coco_val | bbox | 1.234 | 5.000 | nan | 0.000 | 2.000 | 3.000 |"
 
 
 def test_format_ap_table_accepts_an_unnested_single_dataset():
-    assert "| - | bbox | 1.23 |" in format_ap_table(RESULTS["tiny_coco_val"])
+    assert "| - | bbox | 1.234 |" in format_ap_table(RESULTS["tiny_coco_val"])
 
 
 def test_write_eval_metrics_round_trips_and_stores_nan_as_null(tmp_path):
