@@ -6,6 +6,7 @@ shellcheck, and small scripts against fakes (a fake `docker`, a fake `python`) i
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 
@@ -36,10 +37,20 @@ def load_script(relpath):
     return module
 
 
+def _makefile_variables():
+    """Names of the Makefile's user variables (``NAME ?= ...``)."""
+    with open(os.path.join(ROOT, "Makefile")) as handle:
+        return set(re.findall(r"^([A-Za-z_][A-Za-z0-9_]*)\s*\?=", handle.read(), re.M))
+
+
 def make(*args, env=None, cwd=ROOT):
-    """Run make in the project root; return the CompletedProcess (text, stdout and stderr apart)."""
-    full_env = {k: v for k, v in os.environ.items()
-                if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "PYTHON", "MQ_VENV")}
+    """Run make in the project root; return the CompletedProcess (text, stdout and stderr apart).
+
+    The caller's make variables are dropped from the environment: when the suite itself runs
+    under make (``make test RUNNER=local``), make exports its command-line variables, and a
+    nested make would inherit them (and, with RUNNER=local, run the suite again)."""
+    drop = {"MAKEFLAGS", "MAKELEVEL", "MFLAGS", "PYTHON", "MQ_VENV"} | _makefile_variables()
+    full_env = {k: v for k, v in os.environ.items() if k not in drop}
     full_env.update(env or {})
     return subprocess.run(["make", "--no-print-directory"] + list(args), cwd=cwd, env=full_env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
