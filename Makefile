@@ -287,9 +287,7 @@ setup: $(VENV)/.mq-setup-done ## RUNNER=local: create VENV with the cpu lock (Py
 # The stamp is written last, so an interrupted or failed install is redone on the next call.
 $(VENV)/.mq-setup-done: pyproject.toml
 	$(HOST_PYTHON) -m venv $(VENV_ARGS) $(VENV)
-	$(VENV)/bin/python -m pip install $(if $(filter 3.10,$(shell $(HOST_PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)),-r docker/requirements-cpu.lock,".[recipe,test]")
-	$(VENV)/bin/python -m pip install --no-deps -e .
-	$(VENV)/bin/python -m pip install ".[lint]"
+	$(VENV)/bin/python -m pip install $(if $(filter 3.10,$(shell $(HOST_PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)),-r docker/requirements-cpu.lock) -e ".[recipe,test,lint]"
 	touch $@
 
 shell: | $$(LOCAL_DEPS) preflight ## interactive shell in the image (RUNNER=local: a shell here)

@@ -45,7 +45,8 @@ TARGETS = {
 def _vars(tmp_path, runner, **extra):
     values = {"RUNNER": runner, "EXPERIMENTS_MK": FIXTURE_MK, "OUTPUT_DIR": str(tmp_path / "out"),
               "DATA_DIR": str(tmp_path / "data"), "WEIGHTS_DIR": str(tmp_path / "weights"),
-              "TAG": "t1", "PYTHON": "python"}
+              "TAG": "t1", "PYTHON": "python",
+              "VENV": str(tmp_path / "venv")}  # never the checkout's own (maybe set-up) .venv
     values.update(extra)
     return ["%s=%s" % item for item in values.items()]
 
