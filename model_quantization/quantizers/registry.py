@@ -2,7 +2,8 @@
 import difflib
 import inspect
 
-__all__ = ["QUANTIZERS", "register_quantizer", "build_quantizer", "available_methods"]
+__all__ = ["QUANTIZERS", "register_quantizer", "build_quantizer", "available_methods",
+           "accepted_kwargs"]
 
 QUANTIZERS = {}
 
@@ -19,6 +20,22 @@ def register_quantizer(name):
         return cls
 
     return wrap
+
+
+def accepted_kwargs(cls):
+    """Keyword arguments a quantizer class's constructor accepts (following ``**kwargs`` up the
+    MRO, so a subclass that forwards them also accepts its base's)."""
+    accepted = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters
+        accepted.update(p for p, v in params.items() if p != "self" and v.kind not in (
+            inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD))
+        if not any(v.kind == inspect.Parameter.VAR_KEYWORD for v in params.values()):
+            break
+    return accepted
 
 
 def available_methods():
@@ -41,16 +58,7 @@ def build_quantizer(method, **kwargs):
         raise KeyError("unknown quantization method {!r}; known methods: {}.{}".format(
             method, ", ".join(available_methods()), _closest(method, QUANTIZERS)))
     cls = QUANTIZERS[method]
-    accepted = set()
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        params = inspect.signature(init).parameters
-        accepted.update(p for p in params if p != "self" and params[p].kind not in (
-            inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD))
-        if not any(p.kind == inspect.Parameter.VAR_KEYWORD for p in params.values()):
-            break
+    accepted = accepted_kwargs(cls)
     unknown = sorted(set(kwargs) - accepted)
     if unknown:
         raise TypeError("quantizer {!r} does not take {}; it takes: {}.{}".format(

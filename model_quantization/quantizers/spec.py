@@ -8,31 +8,15 @@ The role sets the defaults: ``"weight"`` -> ``signed=True``, ``channel_dim=0``,
 ``per_channel: True`` gives one clip/basis per channel (``num_groups = shape[0]`` for weights,
 ``shape[1]`` for activations).
 """
-import inspect
 
 from .base import levels_from_bits
-from .registry import QUANTIZERS, _closest, build_quantizer
+from .registry import QUANTIZERS, _closest, accepted_kwargs, build_quantizer
 
 __all__ = ["QuantSpec", "ROLES"]
 
 ROLES = ("weight", "activation")
 # Set by the spec itself (from bits/levels, the role and the shape), never as options.
 _DERIVED = ("num_levels", "channel_dim", "fan_in", "ndim")
-
-
-def _accepted(cls):
-    """Keyword arguments the method's constructor accepts (following ``**kwargs`` up the MRO)."""
-    accepted = set()
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        params = inspect.signature(init).parameters
-        accepted.update(p for p, v in params.items() if p != "self" and v.kind not in (
-            inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD))
-        if not any(v.kind == inspect.Parameter.VAR_KEYWORD for v in params.values()):
-            break
-    return accepted
 
 
 class QuantSpec(object):
@@ -56,7 +40,7 @@ class QuantSpec(object):
         if self.levels is None:
             self.bits = int(float(bits))
         cls = QUANTIZERS[method]
-        allowed = (_accepted(cls) - set(_DERIVED)) | {"per_channel"}
+        allowed = (accepted_kwargs(cls) - set(_DERIVED)) | {"per_channel"}
         unknown = sorted(set(options) - allowed)
         if unknown:
             raise TypeError("QuantSpec({!r}): unknown option {}; {!r} takes: {}.{}".format(
@@ -65,7 +49,7 @@ class QuantSpec(object):
         if options.get("per_channel") and "num_groups" in options:
             raise ValueError("QuantSpec({!r}): give per_channel or num_groups, not both".format(
                 method))
-        if options.get("per_channel") and "num_groups" not in _accepted(cls):
+        if options.get("per_channel") and "num_groups" not in accepted_kwargs(cls):
             raise ValueError("QuantSpec({!r}): per_channel needs a method with per-group "
                              "parameters (lsq, pact, lqnet)".format(method))
         supported = getattr(cls, "supported_levels", None)
@@ -88,7 +72,7 @@ class QuantSpec(object):
         if len(shape) < 2:
             raise ValueError("QuantSpec.build: shape {} needs at least 2 dims ([C_out, C_in, ...] "
                              "for weights, [1, C_in, ...] for activations)".format(shape))
-        accepted = _accepted(QUANTIZERS[self.method])
+        accepted = accepted_kwargs(QUANTIZERS[self.method])
         weight = role == "weight"
         kwargs = {"num_levels": self.num_levels, "signed": weight}
         derived = {"channel_dim": 0 if weight else 1, "ndim": len(shape)}
