@@ -17,13 +17,15 @@ passes and each backward three, instead of the dozen small ops autograd would re
 The input and output are saved for the backward (no extra memory when the layers around keep
 them too) and the range masks are recomputed there, so modifying the output in place afterwards
 makes autograd raise rather than compute a wrong gradient. Without autograd (inference) the
-forward records nothing.
+forward records nothing, and ``clip_fake_quant_`` overwrites a temporary input (e.g. freshly
+standardised weights) in place: the same operations in the same order, so the same values bit
+for bit, without allocating a second tensor.
 ``ste_scale=True`` multiplies the gradient to ``x`` (and the ``x``-path of the clip gradient) by
 ``sqrt(N / N_inside)`` (QTool's ``grad_type: STE-scale``).
 """
 import torch
 
-__all__ = ["clip_fake_quant"]
+__all__ = ["clip_fake_quant", "clip_fake_quant_"]
 
 _MODES = ("lsq", "pact", "fixed")
 
@@ -39,11 +41,12 @@ def _sum_to(prod_a, prod_b, shape):
     return (prod_a * prod_b).sum_to_size(shape)
 
 
-def _grid_position(x, clip, levels, signed):
-    """``(u, step)``: ``x`` in units of the level step, 0 at the lowest level (a new tensor)."""
+def _grid_position(x, clip, levels, signed, inplace=False):
+    """``(u, step)``: ``x`` in units of the level step, 0 at the lowest level (a new tensor, or
+    ``x`` itself overwritten when ``inplace``)."""
     steps = float(levels - 1)
     step = clip * (2.0 / steps) if signed else clip / steps
-    u = x * (1.0 / step)
+    u = x.mul_(1.0 / step) if inplace else x * (1.0 / step)
     if signed:
         u.add_(steps / 2.0)
     return u, step
@@ -99,6 +102,13 @@ class _ClipFakeQuant(torch.autograd.Function):
         return grad_x, grad_clip, None, None, None, None
 
 
+def _check_mode(mode, signed):
+    if mode not in _MODES:
+        raise ValueError("unknown clip_fake_quant mode {!r}; use one of {}".format(mode, _MODES))
+    if mode == "pact" and signed:
+        raise ValueError("mode='pact' is unsigned only; use mode='lsq' for a signed range")
+
+
 def clip_fake_quant(x, clip, levels, signed=False, mode="lsq", ste_scale=False):
     """Fake-quantize ``x`` to ``levels`` uniform levels on ``[0, clip]`` or ``[-clip, clip]``.
 
@@ -111,10 +121,7 @@ def clip_fake_quant(x, clip, levels, signed=False, mode="lsq", ste_scale=False):
             module docstring).
         ste_scale: scale the input gradient by ``sqrt(N / N_inside)``.
     """
-    if mode not in _MODES:
-        raise ValueError("unknown clip_fake_quant mode {!r}; use one of {}".format(mode, _MODES))
-    if mode == "pact" and signed:
-        raise ValueError("mode='pact' is unsigned only; use mode='lsq' for a signed range")
+    _check_mode(mode, signed)
     levels, signed = int(levels), bool(signed)
     needs_grad = torch.is_grad_enabled() and (
         x.requires_grad or (torch.is_tensor(clip) and clip.requires_grad))
@@ -122,3 +129,24 @@ def clip_fake_quant(x, clip, levels, signed=False, mode="lsq", ste_scale=False):
         u, step = _grid_position(x, clip, levels, signed)
         return _quantize_position(u, step, clip, levels, signed)
     return _ClipFakeQuant.apply(x, clip, levels, signed, mode, bool(ste_scale))
+
+
+def clip_fake_quant_(x, clip, levels, signed=False, mode="lsq"):
+    """In-place ``clip_fake_quant`` without autograd: overwrite ``x`` with its fake-quantized
+    values (equal bit for bit to ``clip_fake_quant``'s output) and return it.
+
+    For inference on a temporary the caller owns (standardised weights, a reshaped copy): it
+    saves allocating and filling a second tensor of ``x``'s size. ``clip`` must broadcast to
+    ``x``'s shape; ``mode`` is only validated (every mode has the same forward).
+    Raises ``ValueError`` when autograd would need the input or the clip (use
+    ``clip_fake_quant`` there).
+    """
+    _check_mode(mode, signed)
+    if torch.is_grad_enabled() and (x.requires_grad or (torch.is_tensor(clip) and
+                                                        clip.requires_grad)):
+        raise ValueError("clip_fake_quant_ overwrites its input and records no gradient, but "
+                         "autograd is on and the input or clip requires grad; use "
+                         "clip_fake_quant, or call it under torch.no_grad()")
+    levels, signed = int(levels), bool(signed)
+    u, step = _grid_position(x, clip, levels, signed, inplace=True)
+    return _quantize_position(u, step, clip, levels, signed)

@@ -74,8 +74,18 @@ def to_groups(x, num_groups, channel_dim):
 
 def standardize(x, num_groups, eps=1e-5):
     """QTool's ``adaptive: var-mean``: ``(x - mean) / (std + eps)`` per group of dim 0, with the
-    statistics detached (constants for autograd); the result is not de-normalised."""
+    statistics detached (constants for autograd); the result is not de-normalised.
+
+    Always returns a new tensor (never a view of ``x``), so callers may overwrite it in place.
+    The division runs in place on the fresh ``x - mean`` (same values, one allocation fewer).
+    ``torch.std_mean`` (Welford, in double) defines the statistics bit for bit; it dominates
+    the cost of this function on CPU, but any other algorithm may round the float mean or std
+    differently, so it stays.
+    """
     flat = x.reshape(num_groups, -1)
     with torch.no_grad():
         std, mean = torch.std_mean(flat, dim=1, keepdim=True)
-    return ((flat - mean) / (std + eps)).reshape(x.shape)
+        denom = std.add_(eps)
+    out = flat - mean
+    out.div_(denom)
+    return out.reshape(x.shape)

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..functional.ste import grad_scale as scale_gradient
-from ..functional.uniform import clip_fake_quant
+from ..functional.uniform import clip_fake_quant, clip_fake_quant_
 from ._common import check_choice, check_groups, clip_shape, current_levels, standardize, to_groups
 from .base import Quantizer
 from .registry import register_quantizer
@@ -85,6 +85,8 @@ class LSQQuantizer(Quantizer):
             self.step()
             return self.warmup_passthrough(x, clip)
         self.step()
+        if not (torch.is_grad_enabled() and (x.requires_grad or clip.requires_grad)):
+            return self._quantize_no_grad(x, clip)
         if self.adaptive == "var-mean":
             x = standardize(x, self.num_groups)
         c = clip.abs().to(x.dtype)
@@ -94,6 +96,24 @@ class LSQQuantizer(Quantizer):
         c = c.reshape((-1, 1) if self.channel_dim == 0 else (1, -1, 1))
         y = clip_fake_quant(xg, c, current_levels(self), signed=self.signed, mode=self._mode,
                             ste_scale=self.grad_type == "STE-scale")
+        return y.reshape(x.shape)
+
+    def _quantize_no_grad(self, x, clip):
+        """The forward when autograd records nothing (inference): the same operations on the
+        same values, so the output is equal bit for bit, minus the autograd bookkeeping
+        (gradient scaling) and, for standardised weights, the second weight-sized tensor: the
+        fresh standardised copy is quantized in place."""
+        fresh = self.adaptive == "var-mean"
+        if fresh:
+            x = standardize(x, self.num_groups)  # a new tensor, ours to overwrite
+        c = clip.abs().to(x.dtype)
+        xg = to_groups(x, self.num_groups, self.channel_dim)
+        c = c.reshape((-1, 1) if self.channel_dim == 0 else (1, -1, 1))
+        levels = current_levels(self)
+        if fresh:
+            y = clip_fake_quant_(xg, c, levels, signed=self.signed, mode=self._mode)
+        else:
+            y = clip_fake_quant(xg, c, levels, signed=self.signed, mode=self._mode)
         return y.reshape(x.shape)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
