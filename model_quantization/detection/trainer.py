@@ -17,7 +17,7 @@ from .cli import check_output_dir
 from .datasets import register_datasets
 from .evaluation import format_ap_table, write_eval_metrics
 from .experiments import find_experiment, load_config_chain, repo_root
-from .resume import RNGState, fast_forward
+from .resume import RNGState, fast_forward, unoptimized_torchscript
 from .weights import double_init, load_fitted
 
 __all__ = ["FORKS_HINT", "uses_adelaidet", "merge_config", "setup_config",
@@ -285,6 +285,7 @@ def main(args):
     init = initialize(trainer, cfg, args.resume)
     if comm.is_main_process():
         _record(cfg, raw_model, args, cfg.OUTPUT_DIR, {"mode": "train", "init": init})
-    results = trainer.train() or getattr(trainer, "_last_eval_results", None)
+    with unoptimized_torchscript():  # same gradients in a resumed process (see resume.py)
+        results = trainer.train() or getattr(trainer, "_last_eval_results", None)
     _report_results(cfg, args, results, os.path.join(cfg.OUTPUT_DIR, "model_final.pth"))
     return results
