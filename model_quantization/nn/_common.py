@@ -1,7 +1,7 @@
 """Helpers shared by the quantized layers: checking and attaching quantizers."""
 from torch import nn
 
-__all__ = ["check_quantizer", "quantizer_repr"]
+__all__ = ["check_quantizer", "quantizer_repr", "share_parameters", "QuantLayerMixin"]
 
 
 def check_quantizer(value, role):
@@ -23,3 +23,31 @@ def quantizer_repr(module):
         return "{}/{}L".format(method, levels) if levels is not None else str(method)
     return "quant_weight={}, quant_activation={}".format(
         one(module.quant_weight), one(module.quant_activation))
+
+
+def share_parameters(target, source):
+    """Give ``target`` ``source``'s weight and bias Parameters (the same objects, not copies)
+    and its train mode; return ``target``."""
+    target.weight = source.weight
+    target.bias = source.bias
+    target.train(source.training)
+    return target
+
+
+class QuantLayerMixin(object):
+    """What ``QuantConv2d`` and ``QuantLinear`` share: attaching the two quantizers, quantizing
+    the operands of the forward, and the quantizers in ``extra_repr``."""
+
+    def attach_quantizers(self, weight_quantizer, act_quantizer):
+        self.quant_weight = check_quantizer(weight_quantizer, "weight")
+        self.quant_activation = check_quantizer(act_quantizer, "activation")
+
+    def quantized_operands(self, x):
+        """``(Q_a(x), Q_w(W))``; a ``None`` quantizer is the identity."""
+        if self.quant_activation is not None:
+            x = self.quant_activation(x)
+        w = self.weight if self.quant_weight is None else self.quant_weight(self.weight)
+        return x, w
+
+    def extra_repr(self):
+        return super().extra_repr() + ", " + quantizer_repr(self)

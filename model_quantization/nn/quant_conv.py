@@ -10,12 +10,12 @@ activation grid the quantizers use).
 import torch.nn.functional as F
 from torch import nn
 
-from ._common import check_quantizer, quantizer_repr
+from ._common import QuantLayerMixin, share_parameters
 
 __all__ = ["QuantConv2d"]
 
 
-class QuantConv2d(nn.Conv2d):
+class QuantConv2d(QuantLayerMixin, nn.Conv2d):
     """``nn.Conv2d`` with ``quant_weight`` and ``quant_activation`` (a Quantizer or ``None``).
 
     Build it like ``nn.Conv2d`` plus the two keyword arguments, or from an existing float conv
@@ -24,8 +24,7 @@ class QuantConv2d(nn.Conv2d):
 
     def __init__(self, *args, weight_quantizer=None, act_quantizer=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.quant_weight = check_quantizer(weight_quantizer, "weight")
-        self.quant_activation = check_quantizer(act_quantizer, "activation")
+        self.attach_quantizers(weight_quantizer, act_quantizer)
 
     @classmethod
     def from_float(cls, module, weight_quantizer=None, act_quantizer=None):
@@ -39,28 +38,16 @@ class QuantConv2d(nn.Conv2d):
         new = cls(module.in_channels, module.out_channels, module.kernel_size, module.stride,
                   module.padding, module.dilation, module.groups, module.bias is not None,
                   module.padding_mode)
-        new.weight = module.weight
-        new.bias = module.bias
-        new.quant_weight = check_quantizer(weight_quantizer, "weight")
-        new.quant_activation = check_quantizer(act_quantizer, "activation")
-        new.train(module.training)
-        return new
+        new.attach_quantizers(weight_quantizer, act_quantizer)
+        return share_parameters(new, module)
 
     def to_float(self):
         """A plain ``nn.Conv2d`` sharing this layer's weight/bias Parameters."""
         conv = nn.Conv2d(self.in_channels, self.out_channels, self.kernel_size, self.stride,
                          self.padding, self.dilation, self.groups, self.bias is not None,
                          self.padding_mode)
-        conv.weight = self.weight
-        conv.bias = self.bias
-        conv.train(self.training)
-        return conv
+        return share_parameters(conv, self)
 
     def forward(self, x):
-        if self.quant_activation is not None:
-            x = self.quant_activation(x)
-        w = self.weight if self.quant_weight is None else self.quant_weight(self.weight)
+        x, w = self.quantized_operands(x)
         return F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
-
-    def extra_repr(self):
-        return super().extra_repr() + ", " + quantizer_repr(self)

@@ -6,19 +6,18 @@ Forward: ``y = linear(Q_a(x), Q_w(W), b)``; ``Q_a``/``Q_w`` are the ``quant_acti
 import torch.nn.functional as F
 from torch import nn
 
-from ._common import check_quantizer, quantizer_repr
+from ._common import QuantLayerMixin, share_parameters
 
 __all__ = ["QuantLinear"]
 
 
-class QuantLinear(nn.Linear):
+class QuantLinear(QuantLayerMixin, nn.Linear):
     """``nn.Linear`` with ``quant_weight`` and ``quant_activation`` (a Quantizer or ``None``)."""
 
     def __init__(self, in_features, out_features, bias=True, weight_quantizer=None,
                  act_quantizer=None, **kwargs):
         super().__init__(in_features, out_features, bias=bias, **kwargs)
-        self.quant_weight = check_quantizer(weight_quantizer, "weight")
-        self.quant_activation = check_quantizer(act_quantizer, "activation")
+        self.attach_quantizers(weight_quantizer, act_quantizer)
 
     @classmethod
     def from_float(cls, module, weight_quantizer=None, act_quantizer=None):
@@ -27,26 +26,14 @@ class QuantLinear(nn.Linear):
             raise TypeError("QuantLinear.from_float expects an nn.Linear, got {}".format(
                 type(module).__name__))
         new = cls(module.in_features, module.out_features, bias=module.bias is not None)
-        new.weight = module.weight
-        new.bias = module.bias
-        new.quant_weight = check_quantizer(weight_quantizer, "weight")
-        new.quant_activation = check_quantizer(act_quantizer, "activation")
-        new.train(module.training)
-        return new
+        new.attach_quantizers(weight_quantizer, act_quantizer)
+        return share_parameters(new, module)
 
     def to_float(self):
         """A plain ``nn.Linear`` sharing this layer's weight/bias Parameters."""
         linear = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None)
-        linear.weight = self.weight
-        linear.bias = self.bias
-        linear.train(self.training)
-        return linear
+        return share_parameters(linear, self)
 
     def forward(self, x):
-        if self.quant_activation is not None:
-            x = self.quant_activation(x)
-        w = self.weight if self.quant_weight is None else self.quant_weight(self.weight)
+        x, w = self.quantized_operands(x)
         return F.linear(x, w, self.bias)
-
-    def extra_repr(self):
-        return super().extra_repr() + ", " + quantizer_repr(self)
