@@ -5,24 +5,30 @@ explicitly, so the quantizers stay short and their gradients are testable on the
 """
 import torch
 
-__all__ = ["round_ste", "grad_scale", "clamp_ste_scale", "ste_identity", "ste_masked"]
+__all__ = ["RoundSTE", "round_ste", "grad_scale", "ste_identity", "ste_masked"]
 
 
-class _RoundSTE(torch.autograd.Function):
-    """``round(x)`` forward, identity backward (Bengio et al., 2013)."""
+class RoundSTE(torch.autograd.Function):
+    """``round(x)`` forward, identity backward (Bengio et al., 2013); ``apply(x[, ratio])``.
+
+    The optional second argument is QTool's unused ``ratio`` (its gradient is ``None``), so the
+    same Function serves as ``compat.dorefa.RoundSTE``, which the detectron2 fork imports."""
 
     @staticmethod
-    def forward(ctx, x):  # noqa: D401
+    def forward(ctx, x, ratio=None):
+        ctx.has_ratio = ratio is not None
         return torch.round(x)
 
     @staticmethod
     def backward(ctx, grad_output):
-        return grad_output
+        if ctx.has_ratio:
+            return grad_output, None
+        return (grad_output,)
 
 
 def round_ste(x):
     """Round to the nearest integer; the gradient passes straight through."""
-    return _RoundSTE.apply(x)
+    return RoundSTE.apply(x)
 
 
 class _GradScale(torch.autograd.Function):
@@ -62,30 +68,6 @@ def ste_identity(value, through):
     """Return ``value`` in the forward pass (exactly, unlike ``(value - x).detach() + x``); the
     gradient flows to ``through`` as identity and not to ``value``."""
     return _ValueSTE.apply(value.detach(), through)
-
-
-class _ClampSTEScale(torch.autograd.Function):
-    """Clamp with the 'STE-scale' gradient: identity inside ``[lo, hi]``, zero outside, and the
-    inside gradient multiplied by ``sqrt(N_total / N_inside)`` so its overall magnitude does not
-    shrink when many elements are clipped (QTool's ``grad_type: STE-scale``)."""
-
-    @staticmethod
-    def forward(ctx, x, lo, hi):
-        inside = (x >= lo) & (x <= hi)
-        ctx.save_for_backward(inside)
-        return torch.max(torch.min(x, hi), lo) if torch.is_tensor(lo) else x.clamp(lo, hi)
-
-    @staticmethod
-    def backward(ctx, grad_output):
-        (inside,) = ctx.saved_tensors
-        n_inside = inside.sum().clamp(min=1).to(grad_output.dtype)
-        factor = torch.sqrt(inside.numel() / n_inside)
-        return grad_output * inside.to(grad_output.dtype) * factor, None, None
-
-
-def clamp_ste_scale(x, lo, hi):
-    """Clamp ``x`` to ``[lo, hi]`` (floats) with the STE-scale gradient; see ``_ClampSTEScale``."""
-    return _ClampSTEScale.apply(x, lo, hi)
 
 
 class _MaskedSTE(torch.autograd.Function):

@@ -2,7 +2,6 @@
 import torch
 
 from model_quantization.functional import (
-    clamp_ste_scale,
     grad_scale,
     round_ste,
     ste_identity,
@@ -39,10 +38,3 @@ def test_ste_masked_blocks_gradient_outside_mask():
     y = ste_masked(torch.zeros(3), x, x < 1)
     y.sum().backward()
     assert torch.equal(y, torch.zeros(3)) and x.grad.tolist() == [1.0, 1.0, 0.0]
-
-
-def test_clamp_ste_scale_factor_sqrt_n_over_inside():
-    x = torch.tensor([-1.0, 0.5, 0.5, 0.5], requires_grad=True)
-    clamp_ste_scale(x, 0.0, 1.0).sum().backward()
-    expected = (4.0 / 3.0) ** 0.5
-    assert x.grad[0] == 0 and torch.allclose(x.grad[1:], torch.full((3,), expected))
