@@ -22,13 +22,13 @@ DDP: warm-up (``stable``) is the core's (clip kept in the graph, statistics all-
 layer disabled by policy likewise keeps its learned clip in the graph with a zero gradient.
 """
 import importlib
-import inspect
 import logging
 
 import torch
 from torch import nn
 
 from ..quantizers import QUANTIZERS, build_quantizer
+from ..quantizers.registry import accepted_kwargs
 from .keywords import check_keywords, normalize_keywords, select_method
 from .options import core_kwargs, read_options, resolve_groups
 from .update import POLICY_ATTRIBUTES, update_quantization
@@ -104,8 +104,7 @@ class quantization(nn.Module):  # noqa: N801 - QTool's class name, imported by t
                                               "quant_group", "adaptive", "grad_type",
                                               "grad_scale", "correlate", "stable", "bit")}
         kwargs = core_kwargs(self.method, opts, self.tag, self.shape, self.keywords)
-        cls = QUANTIZERS.get(self.method)
-        if cls is not None and "ndim" in inspect.signature(cls.__init__).parameters:
+        if "ndim" in accepted_kwargs(QUANTIZERS[self.method]):
             kwargs["ndim"] = len(self.shape) if self.shape else 4
         return build_quantizer(self.method, **kwargs)
 
