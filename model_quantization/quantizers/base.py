@@ -12,13 +12,32 @@ Warm-up (QTool's ``stable`` / ``correlate``): for the first ``stable`` forward p
 ``max|x|``, times ``correlate`` when positive). The learned clip stays in the autograd graph with
 zero contribution, so DDP never sees an unused parameter, and the statistic is averaged over
 ranks when ``torch.distributed`` is initialised, so replicas agree.
+
+Weight cache (inference): when autograd is off and the input is an ``nn.Parameter`` (a layer's
+weight), the fake-quantized copy is kept and returned again while nothing it depends on has
+changed: the weight (same object, storage and in-place version), every parameter and buffer of
+the quantizer (clip, basis, ``level_num``: in-place updates such as a policy's ``fill_`` bump
+their version) and its plain attributes (e.g. ``training``, ``adaptive``). A layer called several
+times per image (FCOS/RetinaNet heads shared across FPN levels) or per batch then quantizes its
+weight once. Side effects stay those of an uncached pass (``iteration`` still counts). Activations
+are never cached; any call with autograd on drops the cached copy. ``cache_weights = False`` on an
+instance (or the class) turns it off.
 """
 import math
+import weakref
 
 import torch
 from torch import nn
 
 __all__ = ["Quantizer", "levels_from_bits"]
+
+
+def _version_of(t):
+    """In-place version counter of ``t``; None for inference-mode tensors, which keep none."""
+    try:
+        return t._version
+    except RuntimeError:
+        return None
 
 
 def levels_from_bits(bits=None, levels=None):
@@ -51,6 +70,9 @@ class Quantizer(nn.Module):
 
     method = None  # set by @register_quantizer
     max_levels = 2 ** 16
+    cache_weights = True
+    # buffers the forward writes as bookkeeping (not inputs of the result): left out of the cache key
+    cache_ignore = ("iteration",)
 
     def __init__(self, num_levels, signed, stable=0, correlate=-1.0):
         super().__init__()
@@ -64,6 +86,7 @@ class Quantizer(nn.Module):
         self.enabled = True
         self.register_buffer("iteration", torch.zeros(1))
         self.register_buffer("level_num", torch.full((1,), float(num_levels)))
+        self._cache = None
 
     # -- public helpers --------------------------------------------------------------------------
     @property
@@ -89,7 +112,49 @@ class Quantizer(nn.Module):
     def forward(self, x):
         if not self.enabled:
             return x
+        if (self.cache_weights and isinstance(x, nn.Parameter) and not torch.is_grad_enabled()
+                and not self.in_warmup()):
+            return self._quantize_cached(x)
+        self._cache = None
         return self.quantize(x)
+
+    # -- weight cache (see the module docstring) --------------------------------------------------
+    def _cache_key(self, x):
+        key = [id(x), x.data_ptr(), _version_of(x), x.dtype, x.device, tuple(x.shape)]
+        for name, t in list(self.named_parameters()) + list(self.named_buffers()):
+            if name.rsplit(".", 1)[-1] not in self.cache_ignore:
+                key.append((name, t.data_ptr(), _version_of(t), t.dtype, t.device))
+        key.extend(sorted((k, v) for k, v in self.__dict__.items()
+                          if k != "_cache" and isinstance(v, (bool, int, float, str, type(None)))))
+        return tuple(key)
+
+    def _quantize_cached(self, x):
+        cached = getattr(self, "_cache", None)
+        if cached is not None:
+            key, ref, out, out_version = cached
+            if ref() is x and _version_of(out) == out_version and key == self._cache_key(x):
+                self.cache_hit()
+                return out
+        self._cache = None
+        out = self.quantize(x)
+        version = _version_of(out)
+        if out is not x and version is not None and _version_of(x) is not None:
+            self._cache = (self._cache_key(x), weakref.ref(x), out, version)
+        return out
+
+    def cache_hit(self):
+        """The side effects of a forward pass that reuses the cached weight: count the pass, as
+        an uncached forward does (a subclass whose forward counts differently overrides it)."""
+        self.step()
+
+    def clear_cache(self):
+        """Drop the cached fake-quantized weight (it is also dropped by any call with autograd)."""
+        self._cache = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_cache"] = None  # pickles and deep copies carry no cached tensor
+        return state
 
     def quantize(self, x):  # pragma: no cover - abstract
         raise NotImplementedError

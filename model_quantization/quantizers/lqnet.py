@@ -285,6 +285,12 @@ class LQNetQuantizer(Quantizer):
         self._needs_fan = False  # the basis comes from the checkpoint
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
+    # the forward rewrites these from the basis each pass (bookkeeping, not inputs of the result)
+    cache_ignore = ("iteration", "codec_index", "auxil")
+
+    def cache_hit(self):
+        """A cached (autograd-off) pass: LQ-Net counts only the passes that update the basis."""
+
     def extra_repr(self):
         return "{}, groups={}, ternary={}, scale={}".format(
             super().extra_repr(), self.num_groups, self.ternary, self.scale)
