@@ -5,7 +5,7 @@ explicitly, so the quantizers stay short and their gradients are testable on the
 """
 import torch
 
-__all__ = ["RoundSTE", "round_ste", "grad_scale", "ste_identity", "ste_masked"]
+__all__ = ["RoundSTE", "round_ste", "grad_scale", "ste_identity", "ste_masked", "ste_below"]
 
 
 class RoundSTE(torch.autograd.Function):
@@ -88,3 +88,27 @@ def ste_masked(value, x, mask):
     """Return ``value`` (computed without gradient); the gradient flows to ``x`` only where the
     boolean ``mask`` is True (a clipped straight-through estimator)."""
     return _MaskedSTE.apply(value.detach(), x, mask)
+
+
+class _BelowSTE(torch.autograd.Function):
+    """Forward ``value``; backward: the gradient goes to ``x`` where ``x < hi``, else 0. The mask
+    is recomputed from the saved ``x`` (usually kept alive by the layer before anyway) as a
+    float tensor: no boolean mask is stored, and no bool-to-float conversion is paid."""
+
+    @staticmethod
+    def forward(ctx, value, x, hi):
+        ctx.save_for_backward(x, hi)
+        return value
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        x, hi = ctx.saved_tensors
+        mask = torch.lt(x, hi, out=torch.empty_like(grad_output))  # 1.0 / 0.0
+        return None, mask.mul_(grad_output), None
+
+
+def ste_below(value, x, hi):
+    """Return ``value`` (computed without gradient); the gradient flows to ``x`` where
+    ``x < hi`` and is 0 elsewhere (``hi`` a tensor broadcastable to ``x``, a constant). Equal to
+    ``ste_masked(value, x, x < hi)``, with less memory and a faster backward."""
+    return _BelowSTE.apply(value.detach(), x, hi.detach())

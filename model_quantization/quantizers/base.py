@@ -71,7 +71,7 @@ class Quantizer(nn.Module):
     method = None  # set by @register_quantizer
     max_levels = 2 ** 16
     cache_weights = True
-    # buffers the forward writes as bookkeeping (not inputs of the result): left out of the cache key
+    # buffers the forward writes as bookkeeping (not inputs of the result): not in the cache key
     cache_ignore = ("iteration",)
 
     def __init__(self, num_levels, signed, stable=0, correlate=-1.0):

@@ -29,7 +29,7 @@ import math
 
 import torch
 
-from ..functional.ste import ste_identity, ste_masked
+from ..functional.ste import ste_below, ste_identity
 from ._common import check_choice, check_groups, current_levels
 from .base import Quantizer
 from .registry import register_quantizer
@@ -51,6 +51,15 @@ def _stepwise_levels(lv):
     return torch.stack(out)
 
 
+def _count_ones(mask):
+    """Number of ones in a 0/1 float ``mask``, exactly: a float32 sum is exact while the total
+    stays below 2^24 (every partial sum is a whole number under it); larger tensors sum in float64.
+    (``count_nonzero`` gives the same number, several times slower on the CPU.)"""
+    if mask.dtype == torch.float64 or mask.numel() < 2 ** 24 and mask.dtype == torch.float32:
+        return mask.sum()
+    return mask.sum(dtype=torch.float64)
+
+
 def _assign_by_thresholds(x, lv, thr, stats):
     """One group, few levels: ``value`` = the (stepwise) level of each element of the 1-D ``x``
     (ties go up), and optionally per-level ``counts`` / ``sums`` (``[1, L]``). One compare pass
@@ -68,7 +77,7 @@ def _assign_by_thresholds(x, lv, thr, stats):
         torch.ge(x, thr[i], out=mask)
         value.addcmul_(mask, steps[i])
         if stats:
-            count = torch.count_nonzero(mask).to(x.dtype)
+            count = _count_ones(mask).to(x.dtype)
             ge_count.append(count)
             ge_sum.append(torch.maximum(x, thr[i], out=scratch).sum() - thr[i] * (n - count))
     if not stats:
@@ -238,7 +247,7 @@ class LQNetQuantizer(Quantizer):
         if self.signed:
             y = ste_identity(value, xg)
         else:
-            y = ste_masked(value, xg, xg < lv[-1].reshape(-1, 1))
+            y = ste_below(value, xg, lv[-1].reshape(-1, 1))
         return self._ungroup(y, x)
 
     def _assign_by_search(self, x, lv, thr, stats):

@@ -172,3 +172,11 @@ def test_lqnet_warmup_passes_input_for_stable_training_steps():
     assert torch.equal(q.basis, before)
     assert torch.unique(q(x.clone().requires_grad_()).detach()).numel() <= 4
     assert not torch.equal(q.basis, before) and float(q.iteration) == 3.0
+
+
+def test_lqnet_level_counts_are_exact_beyond_float32_integers():
+    from model_quantization.quantizers.lqnet import _count_ones
+    n = 2 ** 24 + 1  # the first whole number float32 cannot hold
+    assert float(_count_ones(torch.ones(n))) == n
+    mask = (torch.arange(1000) % 3 == 0).float()
+    assert float(_count_ones(mask)) == float(torch.count_nonzero(mask))

@@ -232,7 +232,8 @@ def test_conv_in_eval_reuses_weight_across_calls_and_matches_uncached():
     assert counter.calls == 1
 
 
-@pytest.mark.skipif(not hasattr(torch, "inference_mode"), reason="torch < 1.9 has no inference_mode")
+@pytest.mark.skipif(not hasattr(torch, "inference_mode"),
+                    reason="torch < 1.9 has no inference_mode")
 def test_inference_mode_works_without_caching_inference_tensors():
     q, w = _quantizer("lsq", 4), _weight()
     with torch.inference_mode():
