@@ -170,3 +170,36 @@ def test_quantization_without_args_is_disabled_identity():
     q = quantization()
     x = torch.randn(3, 4)
     assert q(x) is x and q.update_quantization(index=2) is None and q.index == 2
+
+
+def test_quantization_weight_reused_across_calls_until_a_policy_or_the_clip_changes_it():
+    """A fork head conv runs once per FPN level: in eval its weight is quantized once, and a
+    policy update or an in-place change of the live clip (global_buffer) is still seen."""
+    cfg, _, wt = lsq_pair()
+    wt.update_quantization(index=3)
+    wt.eval()
+    weight = torch.nn.Parameter(torch.randn(WT) * 0.1)
+    calls = []
+    inner = wt.quantizer.quantize
+    wt.quantizer.quantize = lambda x: calls.append(1) or inner(x)
+
+    def fresh():
+        ref = copy.deepcopy(wt)
+        ref.quantizer.__dict__.pop("quantize")
+        ref.quantizer.cache_weights = False
+        with torch.no_grad():
+            return ref(torch.nn.Parameter(weight.detach().clone()))
+
+    with torch.no_grad():
+        outs = [wt(weight) for _ in range(5)]
+    assert len(calls) == 1 and torch.equal(outs[-1], fresh())
+    wt.update_quantization(by_index="3", level_num="16", num_levels="16")
+    with torch.no_grad():
+        after_policy = wt(weight)
+    assert len(calls) == 2 and torch.equal(after_policy, fresh())
+    assert torch.unique(after_policy).numel() > 4
+    wt.update_quantization(by_index="all", global_buffer="clip_val")
+    with torch.no_grad():
+        cfg.global_buffer["clip_val-3-wt"].mul_(0.5)  # what a fork hook may do to the live clip
+        after_clip = wt(weight)
+    assert len(calls) == 3 and torch.equal(after_clip, fresh())
