@@ -115,7 +115,8 @@ class Quantizer(nn.Module):
         if (self.cache_weights and isinstance(x, nn.Parameter) and not torch.is_grad_enabled()
                 and not self.in_warmup()):
             return self._quantize_cached(x)
-        self._cache = None
+        if getattr(self, "_cache", None) is not None:  # no Module.__setattr__ per training pass
+            self._cache = None
         return self.quantize(x)
 
     # -- weight cache (see the module docstring) --------------------------------------------------

@@ -55,7 +55,7 @@ def _count_ones(mask):
     """Number of ones in a 0/1 float ``mask``, exactly: a float32 sum is exact while the total
     stays below 2^24 (every partial sum is a whole number under it); larger tensors sum in float64.
     (``count_nonzero`` gives the same number, several times slower on the CPU.)"""
-    if mask.dtype == torch.float64 or mask.numel() < 2 ** 24 and mask.dtype == torch.float32:
+    if mask.dtype == torch.float64 or (mask.dtype == torch.float32 and mask.numel() < 2 ** 24):
         return mask.sum()
     return mask.sum(dtype=torch.float64)
 
@@ -132,6 +132,8 @@ class LQNetQuantizer(Quantizer):
 
     ternary_choices = ("real", "qtool")
     supported_levels = SUPPORTED_LEVELS
+    # the forward rewrites these from the basis each pass (bookkeeping, not inputs of the result)
+    cache_ignore = ("iteration", "codec_index", "auxil")
 
     def __init__(self, num_levels, signed, stable=0, correlate=-1.0, scale=0.5, momentum=0.9,
                  custom_update=False, num_groups=1, channel_dim=0, fan_in=None, ternary="real"):
@@ -293,9 +295,6 @@ class LQNetQuantizer(Quantizer):
                 self._build(levels)
         self._needs_fan = False  # the basis comes from the checkpoint
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
-    # the forward rewrites these from the basis each pass (bookkeeping, not inputs of the result)
-    cache_ignore = ("iteration", "codec_index", "auxil")
 
     def cache_hit(self):
         """A cached (autograd-off) pass: LQ-Net counts only the passes that update the basis."""
