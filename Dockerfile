@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # One Dockerfile, three flavours (build argument FLAVOR, normally set by `make image FLAVOR=...`):
 #
 #   legacy   CUDA 11.3.1 + cuDNN 8, Ubuntu 20.04, Python 3.8, torch 1.10.2+cu113, apex d06404f (2021-06).
@@ -12,20 +10,27 @@
 # the machine this file was written on (no registry access), and a digest we cannot check is worse than none.
 # Python packages come only from docker/requirements-<flavor>.lock (every line `==`); the forks, apex and
 # this project are installed with --no-deps, so nothing outside the lock files is pulled in.
-# Requires BuildKit (the default builder since Docker 23): only the base stage of the chosen flavour is built.
+# Requires BuildKit (the default builder since Docker 23; `make image` sets DOCKER_BUILDKIT=1 for older
+# engines): only the base stage of the chosen flavour is built, and RUN --mount passes the site CA secret.
+# There is deliberately no `# syntax=` line: it would make BuildKit pull a frontend image from Docker Hub,
+# which fails offline (air-gapped clusters, registry mirrors); the built-in frontend handles this file.
+# Nothing in the build reaches anything but the package registries (and GitHub for apex on GPU flavours).
 #
 # Build:  make image FLAVOR=current        (passes the build arguments below from git and `id`)
 # Run:    docker run --rm --gpus all IMAGE:TAG help
 
 ARG FLAVOR=current
+# Base images, selectable so that a site mirror or a local stand-in (docker/standin-base.sh) builds the same
+# file unchanged: make image BUILD_ARGS="--build-arg BASE_CPU=..."; defaults are the pinned tags.
+ARG BASE_LEGACY=nvidia/cuda:11.3.1-cudnn8-devel-ubuntu20.04
+ARG BASE_CURRENT=nvidia/cuda:12.6.3-cudnn-devel-ubuntu22.04
+ARG BASE_CPU=python:3.10.16-slim-bookworm
 
 # ---------------------------------------------------------------------------------------------------------
 # Per-flavour bases: the OS, the Python interpreter and the settings the common stage reads.
-FROM nvidia/cuda:11.3.1-cudnn8-devel-ubuntu20.04 AS base-legacy
+FROM ${BASE_LEGACY} AS base-legacy
 ENV MQ_FLAVOR=legacy \
     MQ_PYTHON=python3.8 \
-    MQ_APEX_COMMIT=d06404fecab73f152c6cbb89ac2c2e9b7fc24124 \
-    MQ_FORK_PATCHES=none \
     FORCE_CUDA=1 \
     TORCH_CUDA_ARCH_LIST="6.0;6.1;7.0;7.5;8.0;8.6"
 # CUDA is already in the base image; its NVIDIA apt source is dropped because images of this age may
@@ -36,11 +41,9 @@ RUN rm -f /etc/apt/sources.list.d/cuda*.list /etc/apt/sources.list.d/nvidia-ml*.
         python3.8 python3.8-dev python3.8-venv git patch ca-certificates build-essential \
     && rm -rf /var/lib/apt/lists/*
 
-FROM nvidia/cuda:12.6.3-cudnn-devel-ubuntu22.04 AS base-current
+FROM ${BASE_CURRENT} AS base-current
 ENV MQ_FLAVOR=current \
     MQ_PYTHON=python3.10 \
-    MQ_APEX_COMMIT=4bdecd06b3c4b2c0a8fb6603829a8f9f05a42b49 \
-    MQ_FORK_PATCHES=all \
     FORCE_CUDA=1 \
     TORCH_CUDA_ARCH_LIST="6.0;6.1;7.0;7.5;8.0;8.6;8.9;9.0"
 RUN apt-get update \
@@ -48,11 +51,9 @@ RUN apt-get update \
         python3.10 python3.10-dev python3.10-venv git patch ca-certificates build-essential \
     && rm -rf /var/lib/apt/lists/*
 
-FROM python:3.10.16-slim-bookworm AS base-cpu
+FROM ${BASE_CPU} AS base-cpu
 ENV MQ_FLAVOR=cpu \
     MQ_PYTHON=python3.10 \
-    MQ_APEX_COMMIT=none \
-    MQ_FORK_PATCHES=all \
     FORCE_CUDA=0
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -84,66 +85,44 @@ ENV MQ_HOME=/opt/mq \
     MAX_JOBS=${MAX_JOBS}
 WORKDIR /opt/mq
 
-# Python: a virtual environment holding exactly the flavour's lock file (pip itself is pinned there too:
-# it is upgraded first, from the same lock, so that manylinux_2_28 wheels are understood).
-COPY docker/requirements-${FLAVOR}.lock docker/requirements-legacy-build.lock docker/
-RUN "${MQ_PYTHON}" -m venv /opt/venv \
-    && grep -E '^pip==' "docker/requirements-${FLAVOR}.lock" > /tmp/pip.lock \
-    && python -m pip install -r /tmp/pip.lock \
-    && python -m pip install -r "docker/requirements-${FLAVOR}.lock" \
-    && python -m pip check
+# The Python layer: docker/install.sh, the same procedure `make setup` and `make install-forks` run natively,
+# step by step so that each step is its own cached layer. The flavour's lock (pip, setuptools and wheel from
+# it first), apex on the GPU flavours, the forks (patched for the flavour's torch, built in place, editable),
+# this project, the wiring. TORCH_FROM=pypi takes torch from PyPI where the PyTorch wheel index is not
+# reachable (cpu: docker/requirements-cpu-pypi.lock). A site CA bundle for TLS-intercepting proxies comes in
+# as the build secret `site_ca` (make image SITE_CA=...): used by pip and git during the build, never stored.
+ARG TORCH_FROM=index
+ENV MQ_TORCH_FROM=${TORCH_FROM}
+COPY docker/install.sh docker/apply_patches.sh docker/requirements-*.lock docker/
+RUN --mount=type=secret,id=site_ca,required=false \
+    "${MQ_PYTHON}" -m venv /opt/venv \
+    && docker/install.sh deps
 
-# NVIDIA apex with its C++/CUDA extensions, from the pinned commit (GPU flavours only).
-RUN if [ "${MQ_APEX_COMMIT}" != none ]; then \
-        git init -q /tmp/apex \
-        && git -C /tmp/apex fetch -q --depth 1 https://github.com/NVIDIA/apex.git "${MQ_APEX_COMMIT}" \
-        && git -C /tmp/apex checkout -q FETCH_HEAD \
-        && test "$(git -C /tmp/apex rev-parse HEAD)" = "${MQ_APEX_COMMIT}" \
-        && cd /tmp/apex \
-        && if [ "${MQ_FLAVOR}" = legacy ]; then \
-               python setup.py install --cpp_ext --cuda_ext; \
-           else \
-               APEX_CPP_EXT=1 APEX_CUDA_EXT=1 APEX_PARALLEL_BUILD="${MAX_JOBS}" \
-               python -m pip install -v --no-deps --no-build-isolation . ; \
-           fi \
-        && cd / && rm -rf /tmp/apex; \
-    fi
+RUN --mount=type=secret,id=site_ca,required=false \
+    docker/install.sh apex
 
-# The pinned forks (git submodules; `make image` checks they are checked out at their pins first),
-# patched for the flavour's torch, then built in place (editable) so that their compiled extensions sit
-# next to their sources. FORCE_CUDA=1 and TORCH_CUDA_ARCH_LIST build the CUDA kernels without a GPU.
-COPY third_party/ third_party/
+# The pinned forks (git submodules; `make image` checks they are checked out at their pins first).
+# FORCE_CUDA=1 and TORCH_CUDA_ARCH_LIST build the CUDA kernels without a GPU.
+COPY forks/ forks/
 COPY docker/patches/ docker/patches/
-COPY docker/apply_patches.sh docker/
-RUN docker/apply_patches.sh "${MQ_FORK_PATCHES}" third_party \
-    && python -m pip install --no-deps --no-build-isolation -e third_party/detectron2 \
-    && python -m pip install --no-deps --no-build-isolation -e third_party/AdelaiDet
+RUN docker/install.sh forks
 
-# This project. The COPY brings the forks' pristine sources back over the patched ones, so the patches
-# are applied again (the script skips patches already in place).
+# This project. The COPY brings the forks' pristine sources back over the patched ones (the compiled
+# extensions stay: .dockerignore keeps them out of the context), so the patches are applied again.
 COPY . /opt/mq
-RUN docker/apply_patches.sh "${MQ_FORK_PATCHES}" third_party \
-    && if [ "${MQ_FLAVOR}" = legacy ]; then \
-           python -m pip install -r docker/requirements-legacy-build.lock \
-           && python -m pip install --no-deps --no-build-isolation -e . \
-           && grep -E '^setuptools==' docker/requirements-legacy.lock > /tmp/setuptools.lock \
-           && python -m pip install -r /tmp/setuptools.lock; \
-       else \
-           python -m pip install --no-deps --no-build-isolation -e . ; \
-       fi \
-    && python -m pip check \
-    && python -m model_quantization.compat.wire --detectron2 third_party/detectron2 \
-    && python -m model_quantization.compat.wire --detectron2 third_party/detectron2 --check
+RUN --mount=type=secret,id=site_ca,required=false \
+    docker/install.sh patches project wire
 
 # Build record read by model_quantization.runrecord (env MQ_BUILD_INFO), and the run-time settings:
 # no package index, no downloads.
 RUN python docker/write_build_info.py --out /etc/mq-build-info.json \
         --image-tag "${IMAGE_TAG}" --flavor "${MQ_FLAVOR}" --project-commit "${PROJECT_COMMIT}" \
-        --submodule "third_party/detectron2=${DETECTRON2_COMMIT}" \
-        --submodule "third_party/AdelaiDet=${ADELAIDET_COMMIT}" \
+        --submodule "forks/detectron2=${DETECTRON2_COMMIT}" \
+        --submodule "forks/AdelaiDet=${ADELAIDET_COMMIT}" \
         --built-at "${BUILT_AT}"
 ENV MQ_IMAGE_TAG=${IMAGE_TAG} \
     MQ_BUILD_INFO=/etc/mq-build-info.json \
+    MQ_REQUIRE_FORKS=1 \
     PIP_NO_INDEX=1 \
     HF_HUB_OFFLINE=1 \
     TORCH_HOME=/weights/torch \

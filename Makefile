@@ -66,6 +66,16 @@ VENV_ARGS ?=
 HELP_VENV_ARGS = extra arguments for python -m venv in make setup (e.g. --system-site-packages to reuse an installed torch)
 HOST_PYTHON ?= python3
 HELP_HOST_PYTHON = host interpreter for the standard-library helpers (check, tiny-coco, setup)
+TORCH_FROM ?= index
+HELP_TORCH_FROM = where torch comes from: index (the lock's: the PyTorch CPU index for cpu) | pypi (PyPI's torch, docker/requirements-cpu-pypi.lock)
+REQUIRE_FORKS ?= 0
+HELP_REQUIRE_FORKS = 1: missing or broken forks fail smoke and the fork tests (the image always sets it)
+SITE_CA ?=
+HELP_SITE_CA = CA bundle for pip/git during make image (TLS-intercepting proxy); a build secret, not kept in the image
+BUILD_NETWORK ?=
+HELP_BUILD_NETWORK = docker build --network (e.g. host where the build must use the host's network)
+BUILD_ARGS ?=
+HELP_BUILD_ARGS = extra docker build arguments, e.g. --build-arg BASE_CPU=mirror/python:3.10.16-slim-bookworm
 PYTEST_ARGS ?= -q
 HELP_PYTEST_ARGS = arguments for pytest (make test)
 SMOKE_ARGS ?=
@@ -88,8 +98,8 @@ override WEIGHTS_DIR := $(call norm_dir,$(WEIGHTS_DIR))
 override OUTPUT_DIR := $(call norm_dir,$(OUTPUT_DIR))
 
 HELP_VARS := RUNNER FLAVOR IMAGE TAG GPUS NUM_GPUS DATA_DIR WEIGHTS_DIR OUTPUT_DIR CONFIG OPTS CLS_OPTS CHECKPOINT \
-	ARCH TINY_COCO IDS COCO_SPLIT PYTHON VENV VENV_ARGS HOST_PYTHON PYTEST_ARGS SMOKE_ARGS USER_UID USER_GID SHM_SIZE \
-	DOCKER EXPERIMENTS_MK
+	ARCH TINY_COCO IDS COCO_SPLIT PYTHON VENV VENV_ARGS HOST_PYTHON TORCH_FROM REQUIRE_FORKS SITE_CA BUILD_NETWORK \
+	BUILD_ARGS PYTEST_ARGS SMOKE_ARGS USER_UID USER_GID SHM_SIZE DOCKER EXPERIMENTS_MK
 
 # ---------------------------------------------------------------------------------------------------------
 # Input validation (one line each, naming the variable that fixes it)
@@ -112,6 +122,22 @@ $(error GPUS=$(GPUS) with FLAVOR=cpu: the cpu image has no CUDA; use GPUS=none o
 endif
 endif
 endif
+
+ifeq ($(filter $(TORCH_FROM),index pypi),)
+$(error TORCH_FROM=$(TORCH_FROM) is unknown; use TORCH_FROM=index (the lock's torch) or TORCH_FROM=pypi (PyPI's torch))
+endif
+ifneq ($(filter 0 1,$(REQUIRE_FORKS)),$(REQUIRE_FORKS))
+$(error REQUIRE_FORKS=$(REQUIRE_FORKS) is not 0 or 1; use REQUIRE_FORKS=1 to fail where the forks are missing)
+endif
+ifeq ($(REQUIRE_FORKS),1)
+export MQ_REQUIRE_FORKS := 1
+endif
+
+# Native installs (setup, install-forks) run docker/install.sh, the image's own procedure, with the lock of
+# NATIVE_FLAVOR: FLAVOR where this machine has a GPU (nvidia-smi) or FLAVOR is given, else cpu.
+NATIVE_FLAVOR := $(if $(or $(filter command line,$(origin FLAVOR)),$(shell command -v nvidia-smi 2>/dev/null)),$(FLAVOR),cpu)
+INSTALL = PYTHON=$(PYTHON) MQ_FLAVOR=$(NATIVE_FLAVOR) MQ_TORCH_FROM=$(TORCH_FROM) docker/install.sh
+setup $(VENV)/.mq-setup-done: PYTHON = $(VENV)/bin/python
 
 ARCHS := resnet18 resnet34 resnet50
 TV_WEIGHTS_resnet18 := resnet18-f37072fd.pth
@@ -274,20 +300,22 @@ help: ## list targets and variables (this text)
 	@echo "Variables (current value; set on the command line, e.g. make smoke RUNNER=local):"
 	@$(foreach v,$(HELP_VARS),printf '  %-15s %-28s %s\n' '$(v)' '$(subst ','"'"',$($(v)))' '$(subst ','"'"',$(HELP_$(v)))';)
 
-image: check-submodules ## build the image of FLAVOR, tagged IMAGE:TAG
+image: check-submodules ## build the image of FLAVOR, tagged IMAGE:TAG (TORCH_FROM, SITE_CA, BUILD_NETWORK, BUILD_ARGS)
 	@command -v $(DOCKER) >/dev/null 2>&1 || { echo "make: '$(DOCKER)' not found: install Docker to build images (RUNNER=local needs none)" >&2; exit 2; }
-	$(DOCKER) build --build-arg FLAVOR=$(FLAVOR) --build-arg IMAGE_TAG=$(IMAGE):$(TAG) \
-		--build-arg PROJECT_COMMIT=$(PROJECT_COMMIT) \
-		--build-arg DETECTRON2_COMMIT=$(call pin_of,third_party/detectron2) \
-		--build-arg ADELAIDET_COMMIT=$(call pin_of,third_party/AdelaiDet) \
+	$(if $(SITE_CA),$(call need_file,$(SITE_CA),SITE_CA names no file: give the PEM bundle of your site's CA))
+	DOCKER_BUILDKIT=1 $(DOCKER) build --build-arg FLAVOR=$(FLAVOR) --build-arg IMAGE_TAG=$(IMAGE):$(TAG) \
+		--build-arg TORCH_FROM=$(TORCH_FROM) --build-arg PROJECT_COMMIT=$(PROJECT_COMMIT) \
+		--build-arg DETECTRON2_COMMIT=$(call pin_of,forks/detectron2) \
+		--build-arg ADELAIDET_COMMIT=$(call pin_of,forks/AdelaiDet) \
 		--build-arg BUILT_AT=$(BUILT_AT) --build-arg USER_UID=$(USER_UID) --build-arg USER_GID=$(USER_GID) \
+		$(if $(SITE_CA),--secret id=site_ca$(comma)src=$(abspath $(SITE_CA)) )$(if $(BUILD_NETWORK),--network $(BUILD_NETWORK) )$(BUILD_ARGS) \
 		-t $(IMAGE):$(TAG) .
 
-setup: $(VENV)/.mq-setup-done ## RUNNER=local: create VENV with the cpu lock (Python 3.10) or pyproject ranges
+setup: $(VENV)/.mq-setup-done ## RUNNER=local: create VENV with the image's Python layer (docker/install.sh deps project)
 # The stamp is written last, so an interrupted or failed install is redone on the next call.
-$(VENV)/.mq-setup-done: pyproject.toml
+$(VENV)/.mq-setup-done: pyproject.toml $(wildcard docker/requirements-*.lock) docker/install.sh
 	$(HOST_PYTHON) -m venv $(VENV_ARGS) $(VENV)
-	$(VENV)/bin/python -m pip install $(if $(filter 3.10,$(shell $(HOST_PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)),-r docker/requirements-cpu.lock) -e ".[recipe,test,lint]"
+	$(INSTALL) deps project
 	touch $@
 
 shell: | $$(LOCAL_DEPS) preflight ## interactive shell in the image (RUNNER=local: a shell here)
@@ -308,19 +336,14 @@ report: | $$(LOCAL_DEPS) preflight ## gather every run under OUTPUT_DIR into OUT
 check-submodules: ## the forks are checked out at their pinned commits, unmodified but for our patches
 	$(HOST_PYTHON) scripts/check_submodules.py
 
-check: check-submodules | $$(LOCAL_DEPS) preflight ## check-submodules + the fork is wired to this library (in the image, or natively)
-	$(RUN)$(PY) -m model_quantization.compat.wire --detectron2 third_party/detectron2 --check
+check: check-submodules | $$(LOCAL_DEPS) preflight ## the forks import from the project root, are wired, and build the FCOS-R18 2-bit model
+	$(RUN)$(PY) -m model_quantization.detection.check_install
 
 wire: ## native installs: make the fork's third_party.quantization resolve to model_quantization.compat
-	$(PYTHON) -m model_quantization.compat.wire --detectron2 third_party/detectron2
+	$(PYTHON) -m model_quantization.compat.wire --detectron2 forks/detectron2
 
-install-forks: check-submodules ## native installs: patch (torch >= 1.11), pip install -e the forks and this project, wire
-	PYTHON=$(PYTHON) docker/apply_patches.sh auto third_party
-	$(PYTHON) -m pip install -r docker/requirements-common.in
-	$(PYTHON) -m pip install --no-deps --no-build-isolation -e third_party/detectron2
-	$(PYTHON) -m pip install --no-deps --no-build-isolation -e third_party/AdelaiDet
-	$(PYTHON) -m pip install --no-deps --no-build-isolation -e .
-	$(PYTHON) -m model_quantization.compat.wire --detectron2 third_party/detectron2
+install-forks: check-submodules | $$(LOCAL_DEPS) ## native installs: the forks (patched, built, editable), apex on GPU flavours, the wiring
+	$(INSTALL) $(if $(filter cpu,$(NATIVE_FLAVOR)),,apex )forks wire
 
 tiny-coco: ## cut TINY_COCO from DATA_DIR/coco by image IDS (COCO_SPLIT)
 	$(HOST_PYTHON) scripts/make_tiny_coco.py --coco $(DATA_DIR)/coco --split $(COCO_SPLIT) --ids $(IDS) --out $(TINY_COCO)

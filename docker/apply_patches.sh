@@ -1,20 +1,20 @@
 #!/usr/bin/env bash
-# Apply this project's patches (docker/patches/<fork>/*.patch) to the pinned forks under a third_party dir.
+# Apply this project's patches (docker/patches/<fork>/*.patch) to the pinned forks under a forks dir (default forks/, the submodules).
 #
-# Usage: docker/apply_patches.sh MODE [THIRD_PARTY_DIR]
+# Usage: docker/apply_patches.sh MODE [FORKS_DIR]
 #   MODE  all   apply every patch (torch >= 1.11: the current and cpu images)
 #         none  apply nothing (the legacy image: torch 1.10 builds the forks unpatched)
 #         auto  all when the active python's torch is >= 1.11, else none (native installs)
-#   THIRD_PARTY_DIR defaults to third_party (relative to the current directory).
+#   FORKS_DIR defaults to forks (relative to the current directory).
 #
 # Idempotent: a patch already in place is skipped; a patch that neither applies nor is already applied
 # stops the script with a message naming it (the fork is not at its pinned commit, or edited by hand).
 set -euo pipefail
 
-usage() { echo "usage: $0 all|none|auto [THIRD_PARTY_DIR]" >&2; exit 2; }
+usage() { echo "usage: $0 all|none|auto [FORKS_DIR]" >&2; exit 2; }
 [ "$#" -ge 1 ] || usage
 mode="$1"
-third_party="${2:-third_party}"
+forks_dir="${2:-forks}"
 patch_root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/patches"
 
 case "${mode}" in
@@ -33,7 +33,7 @@ esac
 
 for fork_patches in "${patch_root}"/*/; do
     fork="$(basename "${fork_patches}")"
-    target="${third_party}/${fork}"
+    target="${forks_dir}/${fork}"
     [ -d "${target}" ] || { echo "apply_patches: ${target} not found; run: git submodule update --init --recursive" >&2; exit 1; }
     for p in "${fork_patches}"*.patch; do
         name="${fork}/$(basename "${p}")"

@@ -25,7 +25,7 @@ usage() {
 
 check_wiring() {
     [ "${MQ_SKIP_WIRING_CHECK:-0}" = 1 ] && return 0
-    if ! python -m model_quantization.compat.wire --detectron2 "${mq_home}/third_party/detectron2" --check >&2; then
+    if ! python -m model_quantization.compat.wire --detectron2 "${mq_home}/forks/detectron2" --check >&2; then
         echo "entrypoint: the fork's third_party.quantization is not wired to model_quantization; rebuild the image (make image)" >&2
         return 1
     fi

@@ -8,7 +8,7 @@
 # dependency metadata) and then renamed; the cpu lock drops the CUDA runtime wheels (nvidia-*, triton) that
 # only the PyPI (CUDA) build of torch pulls in.
 #
-# Usage: scripts/resolve_locks.sh [legacy|current|cpu ...]   (default: all three)
+# Usage: scripts/resolve_locks.sh [legacy|current|cpu|cpu-pypi|dev ...]   (default: all of them)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,27 +20,32 @@ command -v "${uv_bin}" >/dev/null 2>&1 || {
 }
 
 # flavour -> python version, torch pins (PyPI twin), torch index, setuptools bound
-flavor_python() { case "$1" in legacy) echo 3.8 ;; current | cpu) echo 3.10 ;; esac; }
+flavor_python() { case "$1" in legacy) echo 3.8 ;; current | cpu | cpu-pypi) echo 3.10 ;; esac; }
 flavor_torch() {
     case "$1" in
         legacy) printf 'torch==1.10.2\ntorchvision==0.11.3\nsetuptools==59.5.0\n' ;;
         current | cpu) printf 'torch==%s\ntorchvision==0.22.1\nsetuptools\n' "${torch_current}" ;;
+        cpu-pypi) printf 'torch==%s\ntorchvision==%s\nsetuptools\n' "${torch_pypi}" "${torchvision_pypi}" ;;
     esac
 }
 flavor_index() {
     case "$1" in
         legacy) echo "https://download.pytorch.org/whl/cu113" ;;
         cpu) echo "https://download.pytorch.org/whl/cpu" ;;
-        current) echo "" ;;
+        current | cpu-pypi) echo "" ;;
     esac
 }
 torch_current="2.7.1"
-flavor_local() { case "$1" in legacy) echo "+cu113" ;; cpu) echo "+cpu" ;; current) echo "" ;; esac; }
+# cpu-pypi: the cpu image's lock with PyPI's torch instead of the PyTorch CPU index's (TORCH_FROM=pypi), for
+# machines and build hosts that reach PyPI only. PyPI's Linux torch is a CUDA build that also runs on the CPU.
+torch_pypi="2.14.1"
+torchvision_pypi="0.29.1"
+flavor_local() { case "$1" in legacy) echo "+cu113" ;; cpu) echo "+cpu" ;; current | cpu-pypi) echo "" ;; esac; }
 
 resolve() {
     local flavor="$1" py tmp out index local_tag
     py="$(flavor_python "${flavor}")"
-    [ -n "${py}" ] || { echo "resolve_locks.sh: unknown flavour '${flavor}' (legacy|current|cpu)" >&2; exit 2; }
+    [ -n "${py}" ] || { echo "resolve_locks.sh: unknown flavour '${flavor}' (legacy|current|cpu|cpu-pypi|dev)" >&2; exit 2; }
     index="$(flavor_index "${flavor}")"
     local_tag="$(flavor_local "${flavor}")"
     tmp="$(mktemp -d)"
@@ -58,6 +63,10 @@ resolve() {
             echo "# torch/torchvision carry the local tag ${local_tag}: they come from ${index}"
             echo "# (resolved via their PyPI twin of the same version, same dependency metadata)."
             echo "--extra-index-url ${index}"
+        fi
+        if [ "${flavor}" = cpu-pypi ]; then
+            echo "# The cpu flavour with torch ${torch_pypi} from PyPI (a CUDA 13 build, run on the CPU; the nvidia-* wheels"
+            echo "# below are its runtime): for hosts that reach PyPI but not the PyTorch CPU index (TORCH_FROM=pypi)."
         fi
         if [ "${flavor}" = current ]; then
             echo "# torch ${torch_current} from PyPI is the CUDA 12.6 build (matches the nvcc of the 12.6.3 base image)."
@@ -91,9 +100,28 @@ resolve_legacy_build() {
     echo "wrote ${out}"
 }
 
+# Developer tools (lint and static checks), the same in every flavour and a native setup: resolved for the
+# oldest Python (3.8, the legacy image), so the pins install everywhere.
+resolve_dev() {
+    local out="${docker_dir}/requirements-dev.lock" tmp
+    tmp="$(mktemp -d)"
+    printf 'ruff>=0.6\nvermin>=1.6\ndockerfile-parse>=2.0\n' >"${tmp}/dev.in"
+    "${uv_bin}" pip compile "${tmp}/dev.in" --python-version 3.8 \
+        --python-platform x86_64-manylinux_2_28 --no-header --no-annotate --quiet -o "${tmp}/raw.lock"
+    {
+        echo "# Developer tools (ruff, vermin, dockerfile-parse) for every flavour and native setups. Generated."
+        echo "# Resolved by scripts/resolve_locks.sh: $("${uv_bin}" --version) pip compile, --python-version 3.8,"
+        echo "# against PyPI on $(date -u +%Y-%m-%d)."
+        cat "${tmp}/raw.lock"
+    } >"${out}"
+    rm -rf "${tmp}"
+    echo "wrote ${out}"
+}
+
 flavors=("$@")
-[ "${#flavors[@]}" -gt 0 ] || flavors=(legacy current cpu)
+[ "${#flavors[@]}" -gt 0 ] || flavors=(legacy current cpu cpu-pypi dev)
 for f in "${flavors[@]}"; do
+    if [ "${f}" = dev ]; then resolve_dev; continue; fi
     resolve "${f}"
     [ "${f}" != legacy ] || resolve_legacy_build
 done

@@ -11,3 +11,31 @@ _HERE = pathlib.Path(__file__).resolve().parent
 for _folder in sorted(p for p in _HERE.iterdir() if p.is_dir() and not p.name.startswith(".")):
     if str(_folder) not in sys.path:
         sys.path.insert(0, str(_folder))
+
+
+# Tests marked ``forks`` need the pinned forks importable. Where they are not, the test is skipped
+# with the import error's last line ("not installed" and "installed but broken" read differently),
+# or failed where the forks are required (MQ_REQUIRE_FORKS=1: the image, make test REQUIRE_FORKS=1).
+_FORK_ERROR = []
+
+
+def _fork_error():
+    if not _FORK_ERROR:
+        from model_quantization.detection import forks
+        _FORK_ERROR.append(forks.import_error())
+    return _FORK_ERROR[0]
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("forks") is None:
+        return
+    error = _fork_error()
+    if error is None:
+        return
+    import pytest
+    from model_quantization.detection import forks
+    if forks.required():
+        pytest.fail("{} ({}=1: the forks are required here; make install-forks, or rebuild the "
+                    "image)".format(forks.describe(error), forks.REQUIRE_ENV), pytrace=False)
+    pytest.skip("needs the pinned forks, {}: run inside the image (make test) or after make "
+                "install-forks".format(forks.describe(error)))

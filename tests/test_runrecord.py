@@ -64,14 +64,14 @@ def test_collect_environment_without_git_records_reason(monkeypatch, tmp_path):
 
 def test_collect_environment_outside_checkout_uses_build_info(monkeypatch, tmp_path):
     info = {"image_tag": "mq:test", "project_commit": "abc123", "submodules": {
-        "third_party/detectron2": "073a8ad"}, "built_at": "now"}
+        "forks/detectron2": "073a8ad"}, "built_at": "now"}
     (tmp_path / "bi.json").write_text(json.dumps(info))
     monkeypatch.setattr(runrecord, "project_root", lambda: str(tmp_path))
     monkeypatch.setenv("MQ_BUILD_INFO", str(tmp_path / "bi.json"))
     monkeypatch.delenv("MQ_IMAGE_TAG", raising=False)
     env = collect_environment()
     assert env["project"]["commit"] == "abc123"
-    assert env["submodules"] == {"third_party/detectron2": "073a8ad"}
+    assert env["submodules"] == {"forks/detectron2": "073a8ad"}
     assert env["image_tag"] == "mq:test"
 
 

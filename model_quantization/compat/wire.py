@@ -1,6 +1,6 @@
 """Make the detectron2 fork's ``third_party.quantization`` resolve to this compat package.
 
-``python -m model_quantization.compat.wire --detectron2 third_party/detectron2 [--check]``
+``python -m model_quantization.compat.wire --detectron2 forks/detectron2 [--check]``
 
 Writes ``<fork>/third_party/quantization/__init__.py``: three lines that import the installed
 ``model_quantization.compat`` and alias it, and its submodules ``quant``, ``policy``, ``dorefa``,
@@ -43,7 +43,7 @@ def install_alias(name):
 def _alias_path(detectron2):
     if not os.path.isdir(os.path.join(detectron2, "third_party")):
         raise FileNotFoundError("{!r} has no third_party/ folder: give the detectron2 fork "
-                                "checkout (e.g. --detectron2 third_party/detectron2)".format(
+                                "checkout (e.g. --detectron2 forks/detectron2)".format(
                                     detectron2))
     return os.path.join(detectron2, RELATIVE)
 
@@ -103,7 +103,7 @@ def main(argv=None):
         description="Make the detectron2 fork's third_party.quantization resolve to "
                     "model_quantization.compat (writes a git-ignored alias package).")
     parser.add_argument("--detectron2", required=True,
-                        help="path of the detectron2 fork checkout, e.g. third_party/detectron2")
+                        help="path of the detectron2 fork checkout, e.g. forks/detectron2")
     parser.add_argument("--check", action="store_true",
                         help="only check; exit 1 with the fix when the alias is missing or stale")
     args = parser.parse_args(argv)

@@ -10,8 +10,9 @@ points, so the run is the same natively and in the image:
 3. ``det`` (needs the forks): FCOS-R18 full precision, then the 2-bit quantize-all detector with
    double initialization, then a COCO evaluation of the saved 2-bit checkpoint.
 
-When detectron2/AdelaiDet are not importable the ``det`` step is reported as skipped and the exit
-status reflects only the steps that ran. Each step's wall time and the final AP table are printed.
+When detectron2/AdelaiDet are not importable the ``det`` step is reported as skipped, with the
+import error's last line, and the exit status reflects only the steps that ran; where the forks
+are required (``MQ_REQUIRE_FORKS=1``: the image, or ``make smoke REQUIRE_FORKS=1``) it fails. Each step's wall time and the final AP table are printed.
 """
 import glob
 import os
@@ -19,14 +20,15 @@ import subprocess
 import sys
 import time
 
+from . import forks
 from .evaluation import EVAL_FILE, format_ap_table, read_eval_metrics
 from .experiments import repo_root
 
-__all__ = ["STEPS", "SKIP_MESSAGE", "SmokePlan", "forks_importable", "find_checkpoint", "run_smoke"]
+__all__ = ["STEPS", "SKIP_MESSAGE", "SmokePlan", "forks_import_error", "find_checkpoint", "run_smoke"]
 
 STEPS = ("cls", "export", "det")
-SKIP_MESSAGE = ("detection smoke: skipped, forks not installed (run in the cpu image: make smoke, "
-                "or make install-forks)")
+SKIP_MESSAGE = ("detection smoke: skipped, {} (run in the cpu image: make smoke, or after "
+                "make install-forks; REQUIRE_FORKS=1 makes this an error)")
 CLS_FP = "configs/classification/smoke_resnet18_fp.yaml"
 CLS_LOW = "configs/classification/smoke_resnet18_dorefa_w2a2.yaml"
 DET_FP = "configs/detection/smoke/fcos_r18_fp.yaml"
@@ -35,12 +37,10 @@ _CHECKPOINT_NAMES = ("model_best.pth", "model_final.pth", "checkpoint_last.pth",
                      "checkpoint.pth")
 
 
-def forks_importable(python=None):
-    """True when ``python`` (default: this interpreter) can import detectron2 and adet."""
-    code = "import detectron2, adet.modeling"
-    proc = subprocess.run([python or sys.executable, "-c", code], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
-    return proc.returncode == 0
+def forks_import_error(python=None):
+    """``None`` when ``python`` (default: this interpreter) imports the forks from the project
+    root, else the last line of the import error."""
+    return forks.import_error(python)
 
 
 def find_checkpoint(folder):
@@ -150,9 +150,19 @@ def run_smoke(steps, output, tiny_coco, seed=1, overwrite=False):
     for step in STEPS:
         if step not in steps or not ok:
             continue
-        if step == "det" and not forks_importable():
-            skipped.append(SKIP_MESSAGE)
-            print(SKIP_MESSAGE, flush=True)
+        error = forks_import_error() if step == "det" else None
+        if error is not None:
+            if forks.required():
+                failure = ("detection smoke: FAILED, {}; the forks are required here ({}=1): "
+                           "make install-forks, or rebuild the image".format(
+                               forks.describe(error), forks.REQUIRE_ENV))
+                print(failure, flush=True)
+                skipped.append(failure)
+                ok = False
+                continue
+            message = SKIP_MESSAGE.format(forks.describe(error))
+            skipped.append(message)
+            print(message, flush=True)
             continue
         commands = {"cls": plan.cls_commands, "export": plan.export_commands,
                     "det": plan.det_commands}[step]()

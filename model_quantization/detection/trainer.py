@@ -141,7 +141,7 @@ def _check_quantized(cfg, model):
             "the config asks for quantization (MODEL.QUANTIZATION scope {}, keyword {}) but the "
             "built model has no quantized layer: the fork skipped conversion, most likely because "
             "third_party.quantization is not importable. Wire the library in (python -m "
-            "model_quantization.compat.wire --detectron2 third_party/detectron2) instead of "
+            "model_quantization.compat.wire --detectron2 forks/detectron2) instead of "
             "training in full precision".format(list(cfg.MODEL.QUANTIZATION.scope),
                                                 list(cfg.MODEL.QUANTIZATION.keyword)))
 

@@ -8,7 +8,7 @@ import torch
 pytestmark = pytest.mark.forks
 
 REASON = ("needs the pinned forks: run inside the image (make test) or after make install-forks "
-          "and python -m model_quantization.compat.wire --detectron2 third_party/detectron2")
+          "and python -m model_quantization.compat.wire --detectron2 forks/detectron2")
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
 

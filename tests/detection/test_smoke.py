@@ -23,12 +23,44 @@ def test_run_smoke_rejects_unknown_step(tmp_path):
         smoke.run_smoke(["detect"], str(tmp_path), "/data/tiny")
 
 
-def test_run_smoke_det_without_forks_is_skipped_with_the_agreed_line(tmp_path, monkeypatch,
+def test_run_smoke_det_without_forks_is_skipped_with_the_import_error(tmp_path, monkeypatch,
                                                                       capsys):
-    monkeypatch.setattr(smoke, "forks_importable", lambda python=None: False)
+    monkeypatch.delenv("MQ_REQUIRE_FORKS", raising=False)
+    monkeypatch.setattr(smoke, "forks_import_error",
+                        lambda python=None: "ModuleNotFoundError: No module named 'detectron2'")
     assert smoke.run_smoke(["det"], str(tmp_path), "/data/tiny") == 0
-    assert smoke.SKIP_MESSAGE in capsys.readouterr().out
-    assert "forks not installed" in smoke.SKIP_MESSAGE
+    out = capsys.readouterr().out
+    assert "detection smoke: skipped, forks not installed" in out
+    assert "No module named 'detectron2'" in out
+
+
+def test_run_smoke_det_installed_but_broken_reads_differently(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("MQ_REQUIRE_FORKS", raising=False)
+    error = "AttributeError: module 'third_party' has no attribute 'layers'"
+    monkeypatch.setattr(smoke, "forks_import_error", lambda python=None: error)
+    assert smoke.run_smoke(["det"], str(tmp_path), "/data/tiny") == 0
+    out = capsys.readouterr().out
+    assert "forks installed but not importable ({})".format(error) in out
+    assert "forks not installed" not in out
+
+
+def test_run_smoke_det_fails_where_the_forks_are_required(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MQ_REQUIRE_FORKS", "1")
+    monkeypatch.setattr(smoke, "forks_import_error",
+                        lambda python=None: "ModuleNotFoundError: No module named 'adet'")
+    assert smoke.run_smoke(["det"], str(tmp_path), "/data/tiny") == 1
+    out = capsys.readouterr().out
+    assert "detection smoke: FAILED, forks not installed" in out
+    assert "MQ_REQUIRE_FORKS=1" in out
+
+
+def test_run_smoke_det_without_forks_requires_nothing_when_importable(tmp_path, monkeypatch):
+    monkeypatch.setenv("MQ_REQUIRE_FORKS", "1")
+    calls = []
+    monkeypatch.setattr(smoke, "forks_import_error", lambda python=None: None)
+    monkeypatch.setattr(smoke.SmokePlan, "det_commands", lambda self: calls.append(1) or [])
+    assert smoke.run_smoke(["det"], str(tmp_path), "/data/tiny") == 0
+    assert calls == [1]
 
 
 def test_find_checkpoint_prefers_best_then_newest(tmp_path):

@@ -18,8 +18,8 @@ FLAVORS = ("legacy", "current", "cpu")
 
 # The pins of the project (issue 3 and docs/fork-interface.md, "pinned commits" table).
 PINS = {
-    "third_party/detectron2": "073a8ad0f22178d1452df3c449f0e45b1ff50f8a",
-    "third_party/AdelaiDet": "5acafcc38a03b097cafd2b5a78bf9607c3c3cfaa",
+    "forks/detectron2": "073a8ad0f22178d1452df3c449f0e45b1ff50f8a",
+    "forks/AdelaiDet": "5acafcc38a03b097cafd2b5a78bf9607c3c3cfaa",
 }
 APEX = {
     "legacy": "d06404fecab73f152c6cbb89ac2c2e9b7fc24124",

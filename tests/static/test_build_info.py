@@ -6,7 +6,7 @@ import pytest
 from static_helpers import load_script
 
 writer = load_script("docker/write_build_info.py")
-D2 = "third_party/detectron2=073a8ad0f22178d1452df3c449f0e45b1ff50f8a"
+D2 = "forks/detectron2=073a8ad0f22178d1452df3c449f0e45b1ff50f8a"
 
 
 def test_build_info_has_the_agreed_keys(tmp_path):
@@ -16,7 +16,7 @@ def test_build_info_has_the_agreed_keys(tmp_path):
                         "--built-at", "2026-01-01T00:00:00Z"]) == 0
     info = json.loads(out.read_text())
     assert info == {"image_tag": "qat:cpu-1", "flavor": "cpu", "project_commit": "abc1234",
-                    "submodules": {"third_party/detectron2": D2.split("=")[1]},
+                    "submodules": {"forks/detectron2": D2.split("=")[1]},
                     "built_at": "2026-01-01T00:00:00Z"}
 
 
@@ -33,7 +33,7 @@ def test_build_info_rejects_an_unknown_flavor():
 def test_build_info_rejects_a_malformed_submodule(tmp_path):
     with pytest.raises(SystemExit):
         writer.main(["--out", str(tmp_path / "x"), "--image-tag", "t", "--flavor", "cpu",
-                     "--submodule", "third_party/detectron2"])
+                     "--submodule", "forks/detectron2"])
 
 
 def test_build_info_is_what_the_run_record_reads(tmp_path, monkeypatch):

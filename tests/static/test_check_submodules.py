@@ -23,7 +23,7 @@ def _git(cwd, *args):
 
 @pytest.fixture
 def project(tmp_path):
-    """A superproject pinning third_party/demo at the fork's first commit, checked out there.
+    """A superproject pinning forks/demo at the fork's first commit, checked out there.
 
     The fork has a second commit (to test 'not at the pinned commit'), and the project carries a
     patch docker/patches/demo/0001.patch changing the fork's kernel.cu.
@@ -44,11 +44,11 @@ def project(tmp_path):
     root.mkdir()
     _git(root, "init", "-q")
     (root / ".gitmodules").write_text(
-        '[submodule "third_party/demo"]\n\tpath = third_party/demo\n\turl = %s\n'
+        '[submodule "forks/demo"]\n\tpath = forks/demo\n\turl = %s\n'
         "\tbranch = main\n" % fork)
-    _git(root, "update-index", "--add", "--cacheinfo", "160000,%s,third_party/demo" % pinned)
-    _git(root, "clone", "-q", str(fork), "third_party/demo")
-    _git(root / "third_party" / "demo", "checkout", "-q", pinned)
+    _git(root, "update-index", "--add", "--cacheinfo", "160000,%s,forks/demo" % pinned)
+    _git(root, "clone", "-q", str(fork), "forks/demo")
+    _git(root / "forks" / "demo", "checkout", "-q", pinned)
     patches = root / "docker" / "patches" / "demo"
     patches.mkdir(parents=True)
     (patches / "0001.patch").write_text(
@@ -66,7 +66,7 @@ def _problems(root):
 def test_check_submodules_reads_gitmodules_and_gitlink(project):
     root, pinned = project
     (sub,) = check.read_submodules(str(root))
-    assert (sub.path, sub.branch, sub.pinned) == ("third_party/demo", "main", pinned)
+    assert (sub.path, sub.branch, sub.pinned) == ("forks/demo", "main", pinned)
 
 
 def test_check_submodules_accepts_the_pinned_checkout(project):
@@ -76,8 +76,8 @@ def test_check_submodules_accepts_the_pinned_checkout(project):
 
 def test_check_submodules_reports_a_missing_checkout(project):
     root, _ = project
-    subprocess.run(["rm", "-rf", str(root / "third_party" / "demo")], check=True)
-    (root / "third_party" / "demo").mkdir()
+    subprocess.run(["rm", "-rf", str(root / "forks" / "demo")], check=True)
+    (root / "forks" / "demo").mkdir()
     (problem,) = _problems(root)
     assert "missing or empty" in problem and "git submodule update --init --recursive" in problem
 
@@ -85,7 +85,7 @@ def test_check_submodules_reports_a_missing_checkout(project):
 def test_check_submodules_reports_another_commit(project, tmp_path):
     root, pinned = project
     tip = (tmp_path / "tip").read_text()
-    _git(root / "third_party" / "demo", "checkout", "-q", tip)
+    _git(root / "forks" / "demo", "checkout", "-q", tip)
     (problem,) = _problems(root)
     assert "is at %s" % tip[:12] in problem and pinned[:12] in problem
     assert "git submodule update --init --recursive" in problem
@@ -93,7 +93,7 @@ def test_check_submodules_reports_another_commit(project, tmp_path):
 
 def test_check_submodules_reports_local_edits(project):
     root, _ = project
-    (root / "third_party" / "demo" / "setup.py").write_text("print('edited')\n")
+    (root / "forks" / "demo" / "setup.py").write_text("print('edited')\n")
     (problem,) = _problems(root)
     assert "local changes (setup.py)" in problem and "checkout -- ." in problem
 
@@ -101,13 +101,13 @@ def test_check_submodules_reports_local_edits(project):
 def test_check_submodules_accepts_exactly_our_patches(project):
     root, _ = project
     subprocess.run(["git", "apply", str(root / "docker" / "patches" / "demo" / "0001.patch")],
-                   cwd=str(root / "third_party" / "demo"), check=True)
+                   cwd=str(root / "forks" / "demo"), check=True)
     assert _problems(root) == []
 
 
 def test_check_submodules_rejects_edits_on_top_of_our_patches(project):
     root, _ = project
-    kernel = root / "third_party" / "demo" / "kernel.cu"
+    kernel = root / "forks" / "demo" / "kernel.cu"
     kernel.write_text("#include <ATen/ATen.h>\nint x;\nint y;\n")
     (problem,) = _problems(root)
     assert "differ from docker/patches/demo" in problem
@@ -115,23 +115,23 @@ def test_check_submodules_rejects_edits_on_top_of_our_patches(project):
 
 def test_check_submodules_cli_exits_1_naming_the_fix(project):
     root, _ = project
-    (root / "third_party" / "demo" / "setup.py").write_text("print('edited')\n")
+    (root / "forks" / "demo" / "setup.py").write_text("print('edited')\n")
     proc = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "check_submodules.py"),
                            "--root", str(root)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True)
     assert proc.returncode == 1
-    assert proc.stderr.startswith("check_submodules: third_party/demo has local changes")
+    assert proc.stderr.startswith("check_submodules: forks/demo has local changes")
 
 
 def test_check_submodules_wiring_failure_names_make_wire(tmp_path):
     fake = tmp_path / "python"
     fake.write_text("#!/bin/sh\necho 'alias package is missing'\nexit 1\n")
     fake.chmod(0o755)
-    (problem,) = check.check_wiring(str(tmp_path), "third_party/detectron2", python=str(fake))
+    (problem,) = check.check_wiring(str(tmp_path), "forks/detectron2", python=str(fake))
     assert "alias package is missing" in problem and problem.endswith("run: make wire")
 
 
 @requires_checkout
 def test_check_submodules_project_pins_read_back():
     subs = {s.path: s.pinned for s in check.read_submodules(ROOT)}
-    assert set(subs) == {"third_party/detectron2", "third_party/AdelaiDet"}
+    assert set(subs) == {"forks/detectron2", "forks/AdelaiDet"}

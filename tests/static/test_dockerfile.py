@@ -32,36 +32,76 @@ def _env(instructions, key):
     return None
 
 
+def _global_args(dockerfile):
+    """The ARG defaults declared before the first FROM (the base image choices)."""
+    args = {}
+    for item in dockerfile.structure:
+        if item["instruction"] == "FROM":
+            break
+        if item["instruction"] == "ARG" and "=" in item["value"]:
+            key, _, value = item["value"].partition("=")
+            args[key.strip()] = value.strip()
+    return args
+
+
+def _resolve(base, args):
+    return re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), base)
+
+
 def _flavor_base(dockerfile, flavor):
+    args = _global_args(dockerfile)
     for name, base, instructions in _stages(dockerfile):
         if name == "base-%s" % flavor:
-            return base, instructions
+            return _resolve(base, args), instructions
     raise AssertionError("no stage base-%s in the Dockerfile" % flavor)
 
 
-def _pip_installs(dockerfile):
-    """Every `pip install ...` command of every RUN, as a token list (after `install`)."""
-    found = []
-    for item in dockerfile.structure:
-        if item["instruction"] != "RUN":
-            continue
-        text = item["value"].replace("\\\n", " ")
-        for match in re.finditer(r"pip install(.*?)(?=&&|;|\|\||$)", text, re.S):
-            found.append(shlex.split(match.group(1)))
-    return found
+def _install_steps(text):
+    """The docker/install.sh steps a text runs, in order."""
+    steps = []
+    for match in re.finditer(r"docker/install\.sh((?: +[a-z]+)+)", text):
+        steps.extend(match.group(1).split())
+    return steps
+
+
+def _install_script():
+    return open(os.path.join(ROOT, "docker", "install.sh")).read()
+
+
+def _flavor_settings(flavor):
+    """(fork patches, apex commit) docker/install.sh uses for a flavour."""
+    match = re.search(r"^\s+%s\) patches=(\w+); apex=(\w+) ;;" % flavor, _install_script(), re.M)
+    assert match, "docker/install.sh sets nothing for the %s flavour" % flavor
+    return match.group(1), match.group(2)
 
 
 def test_dockerfile_every_external_from_is_pinned_to_an_exact_tag(dockerfile):
     stage_names = {name for name, _, _ in _stages(dockerfile) if name}
+    args = _global_args(dockerfile)
     for _, base, _ in _stages(dockerfile):
         if "${FLAVOR}" in base:
             for flavor in FLAVORS:
                 assert base.replace("${FLAVOR}", flavor) in stage_names
             continue
+        base = _resolve(base, args)
+        assert "$" not in base, "base image without a default: %s" % base
         assert base not in stage_names, "external image expected: %s" % base
         image, _, tag = base.partition(":")
         assert "latest" not in base
         assert EXACT_TAG.match(tag.split("@")[0]), "%s is not pinned to an exact x.y.z tag" % base
+
+
+def test_dockerfile_base_images_are_build_arguments():
+    # A site mirror or a local stand-in replaces a base without editing the file.
+    text = open(os.path.join(ROOT, "Dockerfile")).read()
+    for flavor in FLAVORS:
+        assert "FROM ${BASE_%s} AS base-%s" % (flavor.upper(), flavor) in text
+
+
+def test_dockerfile_pulls_no_frontend_image():
+    # `# syntax=...` makes BuildKit pull a frontend from Docker Hub: offline builds fail at once.
+    first = open(os.path.join(ROOT, "Dockerfile")).readline()
+    assert not re.match(r"#\s*syntax\s*=", first), first
 
 
 def test_dockerfile_final_stage_runs_as_a_non_root_user(dockerfile):
@@ -73,58 +113,49 @@ def test_dockerfile_final_stage_runs_as_a_non_root_user(dockerfile):
     assert {"USER_UID", "USER_GID"} <= args
 
 
-def test_dockerfile_pip_installs_only_pinned_or_local_no_deps(dockerfile):
-    installs = _pip_installs(dockerfile)
-    assert installs, "no pip install found: is the parser reading the RUN lines?"
-    for tokens in installs:
-        positional, locks, index = [], [], 0
-        while index < len(tokens):
-            token = tokens[index]
-            if token in ("-r", "--requirement"):
-                locks.append(tokens[index + 1])
-                index += 2
-                continue
-            if token in ("--config-settings", "-c", "--constraint"):
-                index += 2
-                continue
-            if not token.startswith("-"):
-                positional.append(token)
-            index += 1
-        for lock in locks:
-            assert lock.endswith(".lock"), "pip install -r %s: not a lock file" % lock
-            if not lock.startswith("docker/"):
-                # a one-line lock cut from a real one:
-                # grep -E '^name==' docker/...lock > /tmp/x.lock
-                text = open(os.path.join(ROOT, "Dockerfile")).read()
-                assert re.search(r"grep -E '\^[\w-]+==' \"?docker/requirements-[\w${}]+\.lock\"? > "
-                                 + re.escape(lock), text), lock
-        for spec in positional:
-            if "==" in spec:
-                continue
-            assert spec == "." or spec.startswith(("third_party/", "/", "./")), spec
-            assert "--no-deps" in tokens, "local install without --no-deps: %s" % tokens
+def test_dockerfile_installs_python_only_through_the_install_script(dockerfile):
+    runs = [i["value"] for i in dockerfile.structure if i["instruction"] == "RUN"]
+    assert not [r for r in runs if "pip install" in r], "pip install outside docker/install.sh"
+    steps = _install_steps("\n".join(runs))
+    assert steps == ["deps", "apex", "forks", "patches", "project", "wire"], steps
 
 
-def test_dockerfile_lock_files_it_names_exist_for_every_flavor(dockerfile):
-    text = open(os.path.join(ROOT, "Dockerfile")).read()
-    names = set(re.findall(r"docker/requirements-[\w${}]+\.lock", text))
-    assert any("${FLAVOR}" in name for name in names)
-    for flavor in FLAVORS:
-        for name in names:
-            path = os.path.join(ROOT, name.replace("${FLAVOR}", flavor))
-            assert os.path.isfile(path), "%s is named by the Dockerfile but missing" % path
+def test_native_setup_runs_the_same_install_script():
+    makefile = open(os.path.join(ROOT, "Makefile")).read()
+    assert "INSTALL = PYTHON=$(PYTHON) MQ_FLAVOR=$(NATIVE_FLAVOR) MQ_TORCH_FROM=$(TORCH_FROM) " \
+        "docker/install.sh" in makefile
+    assert "$(INSTALL) deps project" in makefile
+    assert "$(INSTALL) $(if $(filter cpu,$(NATIVE_FLAVOR)),,apex )forks wire" in makefile
+
+
+def test_install_script_pip_installs_only_locks_or_local_no_deps():
+    text = _install_script()
+    installs = re.findall(r"pip install (.*)", text)
+    assert installs, "no pip install found in docker/install.sh"
+    for line in installs:
+        tokens = line.split()
+        if "-r" in tokens:
+            lock = tokens[tokens.index("-r") + 1]
+            assert lock.startswith(('"${tmp}"', '"${lock}"', '"${here}/requirements-', "<(lock_lines")), line
+            continue
+        assert "--no-deps" in tokens, "local install without --no-deps: %s" % line
+        assert tokens[-1].rstrip(")") in (".", '"${FORKS_DIR}/${fork}"'), line
+
+
+def test_install_script_lock_files_exist_for_every_flavor():
+    for flavor in FLAVORS + ("cpu-pypi", "dev", "legacy-build"):
+        assert os.path.isfile(os.path.join(ROOT, "docker", "requirements-%s.lock" % flavor)), flavor
 
 
 @pytest.mark.parametrize("flavor", ["legacy", "current"])
-def test_dockerfile_apex_commit_matches_the_pins(dockerfile, flavor):
-    _, instructions = _flavor_base(dockerfile, flavor)
-    assert _env(instructions, "MQ_APEX_COMMIT") == APEX[flavor]
+def test_install_script_apex_commit_matches_the_pins(flavor):
+    assert _flavor_settings(flavor)[1] == APEX[flavor]
 
 
 def test_dockerfile_cpu_flavor_builds_no_cuda(dockerfile):
     base, instructions = _flavor_base(dockerfile, "cpu")
     assert "cuda" not in base
-    assert _env(instructions, "MQ_APEX_COMMIT") == "none"
+    assert _flavor_settings("cpu") == ("all", "none")
     assert _env(instructions, "FORCE_CUDA") == "0"
 
 
@@ -132,18 +163,25 @@ def test_dockerfile_legacy_base_is_cuda11_cudnn8_ubuntu2004_python38(dockerfile)
     base, instructions = _flavor_base(dockerfile, "legacy")
     assert re.match(r"nvidia/cuda:11\.\d+\.\d+-cudnn8-devel-ubuntu20\.04$", base)
     assert _env(instructions, "MQ_PYTHON") == "python3.8"
+    assert _env(instructions, "MQ_FLAVOR") == "legacy"
     assert _env(instructions, "TORCH_CUDA_ARCH_LIST") == "6.0;6.1;7.0;7.5;8.0;8.6"
     assert _env(instructions, "FORCE_CUDA") == "1"
-    assert _env(instructions, "MQ_FORK_PATCHES") == "none"
+    assert _flavor_settings("legacy")[0] == "none"
 
 
 def test_dockerfile_current_base_is_cuda12_with_hopper(dockerfile):
     base, instructions = _flavor_base(dockerfile, "current")
     assert re.match(r"nvidia/cuda:12\.\d+\.\d+-cudnn[\w-]*-devel-ubuntu\d+\.\d+$", base)
     assert _env(instructions, "MQ_PYTHON") in ("python3.10", "python3.11")
+    assert _env(instructions, "MQ_FLAVOR") == "current"
     arch = _env(instructions, "TORCH_CUDA_ARCH_LIST").split(";")
     assert "9.0" in arch and "8.0" in arch
-    assert _env(instructions, "MQ_FORK_PATCHES") == "all"
+    assert _flavor_settings("current")[0] == "all"
+
+
+def test_dockerfile_requires_the_forks_in_the_image(dockerfile):
+    env = " ".join(i["value"] for i in dockerfile.structure if i["instruction"] == "ENV")
+    assert "MQ_REQUIRE_FORKS=1" in env
 
 
 def test_dockerfile_writes_the_build_info_and_image_tag(dockerfile):

@@ -25,7 +25,7 @@ def _gitmodules():
 
 
 def _gitlinks():
-    proc = subprocess.run(["git", "ls-files", "-s", "--", "third_party"], cwd=ROOT,
+    proc = subprocess.run(["git", "ls-files", "-s", "--", "forks"], cwd=ROOT,
                           stdout=subprocess.PIPE, universal_newlines=True, check=True)
     links = {}
     for line in proc.stdout.splitlines():
@@ -52,8 +52,8 @@ def test_pins_gitlinks_are_the_pinned_commits():
 def test_pins_dockerfile_build_arg_defaults_match_the_gitlinks():
     text = open(os.path.join(ROOT, "Dockerfile")).read()
     links = _gitlinks()
-    assert "ARG DETECTRON2_COMMIT=%s" % links["third_party/detectron2"] in text
-    assert "ARG ADELAIDET_COMMIT=%s" % links["third_party/AdelaiDet"] in text
+    assert "ARG DETECTRON2_COMMIT=%s" % links["forks/detectron2"] in text
+    assert "ARG ADELAIDET_COMMIT=%s" % links["forks/AdelaiDet"] in text
 
 
 @pytest.mark.parametrize("fork", ["AdelaiDet", "detectron2"])
@@ -62,7 +62,7 @@ def test_pins_patch_headers_name_the_gitlink_commit(fork):
     assert patches
     for patch in patches:
         head = open(patch).read().split("diff --git")[0]
-        assert _gitlinks()["third_party/%s" % fork] in head, patch
+        assert _gitlinks()["forks/%s" % fork] in head, patch
 
 
 def _fork_lines(paths):

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from static_helpers import ROOT
 
-SKIP_DIRS = {".git", "third_party", ".venv", ".venv-py38", "venv", "node_modules", "output",
+SKIP_DIRS = {".git", "forks", ".venv", ".venv-py38", "venv", "node_modules", "output",
              "outputs"}
 CI_SCRIPTS = (".ci/run", ".ci/legacy-check")  # bash scripts without the .sh suffix
 
