@@ -367,6 +367,7 @@ list-experiments: ## the experiment names (make train-<name>)
 preflight: | $$(LOCAL_DEPS)
 	$(PREFLIGHT_CHECKS)
 	@mkdir -p $(OUTPUT_DIR)
+	$(if $(and $(filter docker,$(RUNNER)),$(filter 0,$(shell id -u))),@chown $(USER_UID):$(USER_GID) $(OUTPUT_DIR))
 
 need-config:
 	$(call fail,CONFIG is empty: pass CONFIG=configs/classification/<name>.yaml)
