@@ -285,7 +285,7 @@ $(WEIGHTS_DIR)/%:
 
 # ---------------------------------------------------------------------------------------------------------
 # Targets
-.PHONY: help image setup shell test smoke eval report check check-submodules wire install-forks tiny-coco \
+.PHONY: help image image-check setup shell test smoke eval report check check-submodules wire install-forks tiny-coco \
 	backbone-full backbone-low export overall-full train-det list-experiments
 
 help: ## list targets and variables (this text)
@@ -310,6 +310,12 @@ image: check-submodules ## build the image of FLAVOR, tagged IMAGE:TAG (TORCH_FR
 		--build-arg BUILT_AT=$(BUILT_AT) --build-arg USER_UID=$(USER_UID) --build-arg USER_GID=$(USER_GID) \
 		$(if $(SITE_CA),--secret id=site_ca$(comma)src=$(abspath $(SITE_CA)) )$(if $(BUILD_NETWORK),--network $(BUILD_NETWORK) )$(BUILD_ARGS) \
 		-t $(IMAGE):$(TAG) .
+
+image-check: ## build the image of FLAVOR, then make check, test and smoke inside it (the users' CI job)
+	$(MAKE) image
+	$(MAKE) check RUNNER=docker
+	$(MAKE) test RUNNER=docker
+	$(MAKE) smoke RUNNER=docker
 
 setup: $(VENV)/.mq-setup-done ## RUNNER=local: create VENV with the image's Python layer (docker/install.sh deps project)
 # The stamp is written last, so an interrupted or failed install is redone on the next call.
