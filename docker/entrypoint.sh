@@ -9,6 +9,7 @@
 #   report ARGS        python scripts/report.py ARGS
 #   smoke ARGS         python scripts/smoke.py ARGS
 #   test ARGS          python -m pytest ARGS
+#   check ARGS         python -m model_quantization.detection.check_install ARGS (forks import, build a model)
 #   shell [ARGS]       bash [ARGS] (a wiring problem is reported but does not stop the shell)
 #   help               this list
 #   anything else      executed as given (e.g. `python scripts/train_det.py ...`, the Makefile's form)
@@ -20,7 +21,7 @@ mq_home="${MQ_HOME:-/opt/mq}"
 cd "${mq_home}"
 
 usage() {
-    sed -n '2,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 check_wiring() {
@@ -50,5 +51,6 @@ case "${verb}" in
     report) exec python scripts/report.py "$@" ;;
     smoke) exec python scripts/smoke.py "$@" ;;
     test) exec python -m pytest "$@" ;;
+    check) exec python -m model_quantization.detection.check_install "$@" ;;
     *) exec "${verb}" "$@" ;;
 esac

@@ -41,6 +41,7 @@ def _entry(image_root, *args, **env):
     ("report", "python scripts/report.py --config-file c.yaml"),
     ("smoke", "python scripts/smoke.py --config-file c.yaml"),
     ("test", "python -m pytest --config-file c.yaml"),
+    ("check", "python -m model_quantization.detection.check_install --config-file c.yaml"),
 ])
 def test_entrypoint_verb_runs_its_script(image_root, verb, command):
     proc = _entry(image_root, verb, "--config-file", "c.yaml")
