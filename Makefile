@@ -88,6 +88,8 @@ SHM_SIZE ?= 8g
 HELP_SHM_SIZE = shared memory of the container (data loader workers)
 DOCKER ?= docker
 HELP_DOCKER = docker client binary
+DOCKER_ARGS ?=
+HELP_DOCKER_ARGS = extra docker run arguments, e.g. --network host (multi-node, or engines whose containers get no network)
 EXPERIMENTS_MK ?= configs/experiments.mk
 HELP_EXPERIMENTS_MK = make fragment defining the experiments (generated from configs/experiments.yaml)
 
@@ -99,7 +101,7 @@ override OUTPUT_DIR := $(call norm_dir,$(OUTPUT_DIR))
 
 HELP_VARS := RUNNER FLAVOR IMAGE TAG GPUS NUM_GPUS DATA_DIR WEIGHTS_DIR OUTPUT_DIR CONFIG OPTS CLS_OPTS CHECKPOINT \
 	ARCH TINY_COCO IDS COCO_SPLIT PYTHON VENV VENV_ARGS HOST_PYTHON TORCH_FROM REQUIRE_FORKS SITE_CA BUILD_NETWORK \
-	BUILD_ARGS PYTEST_ARGS SMOKE_ARGS USER_UID USER_GID SHM_SIZE DOCKER EXPERIMENTS_MK
+	BUILD_ARGS PYTEST_ARGS SMOKE_ARGS USER_UID USER_GID SHM_SIZE DOCKER DOCKER_ARGS EXPERIMENTS_MK
 
 # ---------------------------------------------------------------------------------------------------------
 # Input validation (one line each, naming the variable that fixes it)
@@ -155,7 +157,8 @@ mount_ro = $(if $(wildcard $(1)),-v $(abspath $(1)):$(2):ro)
 DOCKER_RUN_ARGS = --rm $(GPU_FLAG) --shm-size=$(SHM_SIZE) --user $(USER_UID):$(USER_GID) \
 	$(call mount_ro,$(DATA_DIR),/data) $(call mount_ro,$(WEIGHTS_DIR),/weights) \
 	-v $(abspath $(OUTPUT_DIR)):/outputs $(call mount_ro,$(TINY_COCO),/tiny_coco) \
-	-v $(CURDIR)/configs:/opt/mq/configs:ro $(IMAGE):$(TAG)
+	$(if $(wildcard $(TINY_COCO)),-e TINY_COCO=/tiny_coco) \
+	-v $(CURDIR)/configs:/opt/mq/configs:ro $(DOCKER_ARGS) $(IMAGE):$(TAG)
 
 ifeq ($(RUNNER),docker)
 RUN = $(DOCKER) run $(strip $(DOCKER_RUN_ARGS))$(space)
@@ -177,6 +180,8 @@ PYTHON := $(VENV)/bin/python
 LOCAL_DEPS := $(VENV)/.mq-setup-done
 endif
 PY = $(PYTHON)
+# the small COCO folder of the smoke configs, for every detector step (train_det.py reads $TINY_COCO)
+export TINY_COCO
 C_DATA = $(DATA_DIR)
 C_WEIGHTS = $(WEIGHTS_DIR)
 C_OUT = $(OUTPUT_DIR)
@@ -254,8 +259,12 @@ ifneq ($(filter tiny-coco,$(MAKECMDGOALS)),)
 $(call need_var,IDS,pass the image ids$(comma) e.g. IDS="139 285 632")
 $(call need_dir,$(DATA_DIR)/coco,set DATA_DIR to the folder holding coco/)
 endif
-ifneq ($(filter $(TRAIN_TARGETS) train-det eval overall-full,$(MAKECMDGOALS)),)
+# (eval and train-det of a config on the small COCO folder, e.g. the smoke's, need TINY_COCO instead)
+ifneq ($(filter $(TRAIN_TARGETS) overall-full,$(MAKECMDGOALS))$(if $(and $(CONFIG),$(shell grep -ls "tiny_coco_" $(CONFIG))),,$(filter train-det eval,$(MAKECMDGOALS))),)
 $(NEED_COCO)
+endif
+ifneq ($(and $(filter train-det eval,$(MAKECMDGOALS)),$(CONFIG),$(shell grep -ls "tiny_coco_" $(CONFIG))),)
+$(call need_dir,$(TINY_COCO),$(CONFIG) trains or evaluates on the small COCO folder: set TINY_COCO to it)
 endif
 needs_imagenet = $(and $($(1)_CLS_CONFIG),$(if $(wildcard $(call host_file,$($(1)_WEIGHTS))),,$(if $(wildcard $(OUTPUT_DIR)/backbone_low/$(call name_of,$($(1)_CLS_CONFIG))/model_best.pth),,yes)))
 ifneq ($(filter backbone-low,$(MAKECMDGOALS))$(foreach e,$(patsubst train-%,%,$(filter $(TRAIN_TARGETS),$(MAKECMDGOALS))),$(call needs_imagenet,$(e))),)

@@ -33,6 +33,7 @@ def pytest_runtest_setup(item):
     if error is None:
         return
     import pytest
+
     from model_quantization.detection import forks
     if forks.required():
         pytest.fail("{} ({}=1: the forks are required here; make install-forks, or rebuild the "

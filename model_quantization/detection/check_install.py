@@ -77,6 +77,7 @@ def _check_imports():
     import adet
     import detectron2
     import third_party.quantization as alias
+
     import model_quantization.compat as compat
     if alias is not compat:
         raise CheckFailed("third_party.quantization is {}, not model_quantization.compat: "

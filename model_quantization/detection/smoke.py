@@ -12,7 +12,8 @@ points, so the run is the same natively and in the image:
 
 When detectron2/AdelaiDet are not importable the ``det`` step is reported as skipped, with the
 import error's last line, and the exit status reflects only the steps that ran; where the forks
-are required (``MQ_REQUIRE_FORKS=1``: the image, or ``make smoke REQUIRE_FORKS=1``) it fails. Each step's wall time and the final AP table are printed.
+are required (``MQ_REQUIRE_FORKS=1``: the image, or ``make smoke REQUIRE_FORKS=1``) it fails.
+Each step's wall time and the final AP table are printed.
 """
 import glob
 import os
@@ -24,7 +25,8 @@ from . import forks
 from .evaluation import EVAL_FILE, format_ap_table, read_eval_metrics
 from .experiments import repo_root
 
-__all__ = ["STEPS", "SKIP_MESSAGE", "SmokePlan", "forks_import_error", "find_checkpoint", "run_smoke"]
+__all__ = ["STEPS", "SKIP_MESSAGE", "SmokePlan", "forks_import_error", "find_checkpoint",
+           "run_smoke"]
 
 STEPS = ("cls", "export", "det")
 SKIP_MESSAGE = ("detection smoke: skipped, {} (run in the cpu image: make smoke, or after "

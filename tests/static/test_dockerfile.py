@@ -2,7 +2,6 @@
 
 import os
 import re
-import shlex
 
 import pytest
 from static_helpers import APEX, FLAVORS, ROOT
@@ -136,7 +135,8 @@ def test_install_script_pip_installs_only_locks_or_local_no_deps():
         tokens = line.split()
         if "-r" in tokens:
             lock = tokens[tokens.index("-r") + 1]
-            assert lock.startswith(('"${tmp}"', '"${lock}"', '"${here}/requirements-', "<(lock_lines")), line
+            allowed = ('"${tmp}"', '"${lock}"', '"${here}/requirements-', "<(lock_lines")
+            assert lock.startswith(allowed), line
             continue
         assert "--no-deps" in tokens, "local install without --no-deps: %s" % line
         assert tokens[-1].rstrip(")") in (".", '"${FORKS_DIR}/${fork}"'), line
