@@ -52,8 +52,8 @@ CHECKPOINT ?=
 HELP_CHECKPOINT = checkpoint for eval (a file under OUTPUT_DIR or WEIGHTS_DIR)
 ARCH ?= resnet18
 HELP_ARCH = backbone for backbone-full / export without CONFIG: resnet18 | resnet34 | resnet50
-TINY_COCO ?= ../shared/data/tiny_coco
-HELP_TINY_COCO = small COCO folder (images/, annotations/instances_*.json) for smoke; output of tiny-coco
+TINY_COCO ?=
+HELP_TINY_COCO = small COCO folder (images/, annotations/instances_*.json) for smoke (default: the built-in set); output of tiny-coco
 IDS ?=
 HELP_IDS = image ids for tiny-coco, e.g. IDS="139 285 632"
 COCO_SPLIT ?= val2017
@@ -252,11 +252,12 @@ ifneq ($(and $(filter eval,$(MAKECMDGOALS)),$(CHECKPOINT)),)
 $(call need_file,$(CHECKPOINT),CHECKPOINT names no file)
 $(call need_mounted,$(CHECKPOINT),CHECKPOINT)
 endif
-ifneq ($(filter smoke,$(MAKECMDGOALS)),)
-$(call need_dir,$(TINY_COCO),set TINY_COCO to a folder with images/ and annotations/instances_*.json (make tiny-coco cuts one))
+ifneq ($(and $(filter smoke,$(MAKECMDGOALS)),$(TINY_COCO)),)
+$(call need_dir,$(TINY_COCO),set TINY_COCO to a folder with images/ and annotations/instances_*.json$(comma) or leave it empty for the built-in set)
 endif
 ifneq ($(filter tiny-coco,$(MAKECMDGOALS)),)
 $(call need_var,IDS,pass the image ids$(comma) e.g. IDS="139 285 632")
+$(call need_var,TINY_COCO,pass the folder to write$(comma) e.g. TINY_COCO=data/tiny_coco)
 $(call need_dir,$(DATA_DIR)/coco,set DATA_DIR to the folder holding coco/)
 endif
 # (eval and train-det of a config on the small COCO folder, e.g. the smoke's, need TINY_COCO instead)
@@ -340,7 +341,7 @@ test: | $$(LOCAL_DEPS) preflight ## run the test suite (pytest PYTEST_ARGS)
 	$(RUN)$(PY) -m pytest $(PYTEST_ARGS)
 
 smoke: | $$(LOCAL_DEPS) preflight ## the recipe's smoke run on TINY_COCO (minutes on a CPU), into OUTPUT_DIR/smoke
-	$(RUN)$(PY) scripts/smoke.py --tiny-coco $(C_TINY) --output $(C_OUT)/smoke $(SMOKE_ARGS)
+	$(RUN)$(PY) scripts/smoke.py $(if $(TINY_COCO),--tiny-coco $(C_TINY) )--output $(C_OUT)/smoke $(SMOKE_ARGS)
 
 eval: | $$(LOCAL_DEPS) preflight ## evaluate a detector: CONFIG, CHECKPOINT (or OPTS="MODEL.WEIGHTS ..."); prints the AP table
 	$(RUN)$(PY) scripts/train_det.py --config-file $(CONFIG) --eval-only --num-gpus $(NUM_GPUS) --data-dir $(C_DATA)$(if $(CHECKPOINT), MODEL.WEIGHTS $(call to_run_path,$(CHECKPOINT))) OUTPUT_DIR $(C_OUT)/eval/$(call name_of,$(CONFIG)) $(OPTS)

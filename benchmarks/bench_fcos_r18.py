@@ -7,7 +7,7 @@ small COCO folder and reports the median time of one training iteration (forward
 SGD step) and of one inference image, plus the ratios to full precision. Targets (issue 4):
 training <= 1.25x, inference <= 1.15x. Needs the pinned forks.
 
-    python benchmarks/bench_fcos_r18.py --tiny-coco ../shared/data/tiny_coco --iters 3
+    python benchmarks/bench_fcos_r18.py --tiny-coco output/smoke/data/shapes --iters 3
 """
 import argparse
 import json

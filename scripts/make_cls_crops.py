@@ -2,7 +2,8 @@
 """Build a small ImageFolder classification set (train/ and val/) from COCO object crops.
 
 Example (the smoke recipe):
-    python scripts/make_cls_crops.py --coco /work/shared/data/tiny_coco --output /tmp/crops
+    python scripts/make_cls_crops.py --coco output/smoke/data/shapes \
+        --annotations output/smoke/data/shapes/annotations/instances_train.json --output /tmp/crops
 """
 import argparse
 import sys

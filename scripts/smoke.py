@@ -1,8 +1,10 @@
 #!/usr/bin/env python
-"""The smoke recipe on a tiny COCO folder: classifiers (FP, DoReFa W2/A2), export, FCOS-R18 FP and
-2-bit double-init detectors, COCO evaluation. Prints each step's timing and the final AP table.
+"""The smoke recipe on a small detection set: classifiers (FP, DoReFa W2/A2), export, FCOS-R18 FP
+and 2-bit double-init detectors, COCO evaluation. Prints each step's timing, the final AP table and,
+on the built-in set, the learning checks (observed vs floor).
 
-    python scripts/smoke.py                       # all steps, TINY_COCO or ../shared/data/tiny_coco
+    python scripts/smoke.py                       # all steps, on the built-in set (or $TINY_COCO)
+    python scripts/smoke.py --tiny-coco DIR       # on a small COCO folder of real images
     python scripts/smoke.py --steps cls,export    # the steps that need no fork
 """
 import argparse
@@ -16,10 +18,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--steps", default=",".join(STEPS),
                         help="comma-separated subset of {} (default: all)".format(",".join(STEPS)))
-    parser.add_argument("--tiny-coco", default=os.environ.get("TINY_COCO") or os.path.join(
-        os.pardir, "shared", "data", "tiny_coco"),
-        help="small COCO folder: images/ + annotations/instances_*.json (default: $TINY_COCO, "
-             "else ../shared/data/tiny_coco)")
+    parser.add_argument("--tiny-coco", default=os.environ.get("TINY_COCO") or None, metavar="DIR",
+                        help="small COCO folder: images/ + annotations/instances_*.json (default: "
+                             "$TINY_COCO, else the built-in set of shapes, generated under "
+                             "--output on first use)")
     parser.add_argument("--output", default=os.path.join("output", "smoke"),
                         help="folder for every smoke output (default: output/smoke)")
     parser.add_argument("--seed", type=int, default=1, help="seed of every training step")
@@ -30,7 +32,7 @@ def main(argv=None):
     try:
         return run_smoke(steps, args.output, args.tiny_coco, seed=args.seed,
                          overwrite=args.overwrite)
-    except ValueError as exc:
+    except (ValueError, FileExistsError) as exc:
         parser.error(str(exc))
 
 

@@ -7,6 +7,8 @@ are made importable by putting their folders on ``sys.path`` here.
 import pathlib
 import sys
 
+import pytest
+
 _HERE = pathlib.Path(__file__).resolve().parent
 for _folder in sorted(p for p in _HERE.iterdir() if p.is_dir() and not p.name.startswith(".")):
     if str(_folder) not in sys.path:
@@ -40,3 +42,12 @@ def pytest_runtest_setup(item):
                     "image)".format(forks.describe(error), forks.REQUIRE_ENV), pytrace=False)
     pytest.skip("needs the pinned forks, {}: run inside the image (make test) or after make "
                 "install-forks".format(forks.describe(error)))
+
+
+
+@pytest.fixture(scope="session")
+def small_coco(tmp_path_factory):
+    """A small COCO folder (images/, annotations/instances_{train,val}.json): the built-in smoke
+    set of shapes (model_quantization.detection.shapes), generated once, in about a second."""
+    from model_quantization.detection.shapes import make_shapes
+    return make_shapes(str(tmp_path_factory.mktemp("shapes")), seed=0)

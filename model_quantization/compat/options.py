@@ -5,7 +5,7 @@ This is the one place where a yacs ``CfgNode`` or ``argparse.Namespace`` (the fo
 :func:`model_quantization.quantizers.build_quantizer`. Options are read with ``getattr(args, name,
 default)``, which works for both (a yacs node raises ``AttributeError`` for a missing key).
 
-QTool rules reproduced (fork-interface section 2.2):
+QTool rules reproduced (docs/forks.md, "Config keys"):
 
 * ``bit`` None -> 32; levels = ``<tag>_level`` when > 0 else ``2**bit``.
 * ``half_range`` None -> True for ``fm`` (unsigned activations); weights default to signed.

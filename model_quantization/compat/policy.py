@@ -1,10 +1,10 @@
 """QTool's ``policy`` module: ``read_policy``, ``deploy_on_init``, ``deploy_on_epoch/iteration``.
 
 Built on :mod:`model_quantization.convert.policy` (grammar) and ``policy_apply`` (selection,
-coercion, checks). Index rules (fork-interface 2.3 / 4.2): every module with
-``update_quantization_parameter`` gets the next index in ``model.modules()`` order, converted or
-not; the norm / eltwise (and shuffle / split / concat) modules are indexed the same way within
-their kind.
+coercion, checks). Index rules (docs/forks.md, "What the forks import and call" and "Layer
+indices"): every module with ``update_quantization_parameter`` gets the next index in
+``model.modules()`` order, converted or not; the norm / eltwise (and shuffle / split / concat)
+modules are indexed the same way within their kind.
 
 Differences from QTool, all louder:
 

@@ -1,6 +1,6 @@
 """``quantization.update_quantization(**kw)``: QTool's per-layer policy entry point.
 
-Semantics (fork-interface section 2.2):
+Semantics (docs/forks.md, "What the forks import and call"):
 
 * ``index=i`` sets the layer index (logged when it changes).
 * A policy applies when ``by_index`` selects the index (``'all'``, ints, a blank-separated

@@ -23,7 +23,7 @@ Each policy is returned as a :class:`Policy` (a ``dict`` that also remembers ``s
 A line that cannot be parsed (empty key, a key with blanks, a trigger or ``by_index`` that is not
 made of integers) raises :class:`PolicyError` naming ``file:line``.
 
-Decisions on QTool's quirks (fork-interface 4.3), applied by the receivers:
+Decisions on QTool's quirks (docs/forks.md, "The policy file grammar"), applied by the receivers:
 
 * ``bit: N`` without ``level_num``/``num_levels``: QTool changed only the ``bit`` attribute, so
   the layer kept ``2**<tag>_bit`` levels (the detectron2 r18/r34/r50 fixpoint policies rely on

@@ -17,7 +17,7 @@ _EPILOG = """Examples:
   Evaluate:  python scripts/train_det.py --config-file CFG --eval-only \\
                MODEL.WEIGHTS out/model_final.pth
   Smoke:     python scripts/train_det.py --config-file configs/detection/smoke/fcos_r18_fp.yaml \\
-               --tiny-coco ../shared/data/tiny_coco
+               --tiny-coco output/smoke/data/shapes   (the built-in set, made by make smoke)
 Double initialization: set MODEL.EXTRA_WEIGHTS (full-precision detector, loaded first) and
 MODEL.WEIGHTS (low-bit backbone in detectron2 names, loaded on top)."""
 

@@ -33,7 +33,7 @@ def tiny_coco_files(folder, split):
     images = os.path.join(folder, "images")
     ann_dir = os.path.join(folder, "annotations")
     fix = ("pass --tiny-coco DIR or set TINY_COCO to a folder holding images/ and "
-           "annotations/instances_*.json (e.g. ../shared/data/tiny_coco)")
+           "annotations/instances_*.json (e.g. output/smoke/data/shapes, made by make smoke)")
     if not os.path.isdir(folder):
         raise FileNotFoundError("small COCO folder {!r} does not exist; {}".format(folder, fix))
     if not os.path.isdir(images):
@@ -59,7 +59,7 @@ def resolve_dataset(name, data_root=None, tiny_coco=None):
             raise FileNotFoundError(
                 "dataset {!r} needs a small COCO folder: pass --tiny-coco DIR or set TINY_COCO "
                 "(a folder with images/ and annotations/instances_*.json, e.g. "
-                "../shared/data/tiny_coco)".format(name))
+                "output/smoke/data/shapes, the built-in set make smoke writes)".format(name))
         return tiny_coco_files(tiny_coco, TINY_NAMES[name])
     if name in COCO_SPLITS:
         root = os.fspath(data_root or data_dir())
@@ -95,6 +95,9 @@ def register_datasets(names, data_root=None, tiny_coco=None):
                 continue
             DatasetCatalog.remove(name)
             MetadataCatalog.remove(name)
-        register_coco_instances(name, _get_builtin_metadata("coco"), json_file, image_root)
+        # COCO's own metadata for COCO; a small folder's classes are those of its json (the
+        # built-in set has 4, a cut of COCO the 80 of COCO's json)
+        meta = _get_builtin_metadata("coco") if name in COCO_SPLITS else {}
+        register_coco_instances(name, meta, json_file, image_root)
         done[name] = paths
     return done

@@ -16,19 +16,25 @@ are required (``MQ_REQUIRE_FORKS=1``: the image, or ``make smoke REQUIRE_FORKS=1
 Each step's wall time and the final AP table are printed.
 """
 import glob
+import json
 import os
 import subprocess
 import sys
 import time
 
 from . import forks
-from .evaluation import EVAL_FILE, format_ap_table, read_eval_metrics
+from .evaluation import EVAL_FILE, box_ap, format_ap_table, read_eval_metrics
 from .experiments import repo_root
+from .shapes import make_shapes
 
 __all__ = ["STEPS", "SKIP_MESSAGE", "SmokePlan", "forks_import_error", "find_checkpoint",
            "run_smoke"]
 
 STEPS = ("cls", "export", "det")
+# Floors of the learning checks on the built-in set (top-1 in %, box AP in COCO points), set with a
+# margin below what the smoke run reaches (measured: see docs/smoke.md); a run below one fails.
+LEARNING_FLOORS = {"classifier fp": 50.0, "classifier dorefa w2a2": 40.0, "detector fp": 5.0,
+                   "evaluate dorefa w2a2": 2.0}
 SKIP_MESSAGE = ("detection smoke: skipped, {} (run in the cpu image: make smoke, or after "
                 "make install-forks; REQUIRE_FORKS=1 makes this an error)")
 CLS_FP = "configs/classification/smoke_resnet18_fp.yaml"
@@ -62,9 +68,12 @@ def find_checkpoint(folder):
 class SmokePlan(object):
     """Paths and commands of one smoke run (built without running anything)."""
 
-    def __init__(self, output, tiny_coco, seed=1, python=None, overwrite=False):
+    def __init__(self, output, tiny_coco=None, seed=1, python=None, overwrite=False):
         self.output = os.path.abspath(output)
-        self.tiny_coco = os.path.abspath(tiny_coco)
+        # no folder given: the built-in set, generated under the output folder on first use
+        self.builtin = tiny_coco is None
+        self.tiny_coco = (os.path.join(self.output, "data", "shapes") if self.builtin
+                          else os.path.abspath(tiny_coco))
         self.seed = int(seed)
         self.python = python or sys.executable
         self.overwrite = overwrite
@@ -80,12 +89,26 @@ class SmokePlan(object):
     def _script(self, name):
         return [self.python, os.path.join(repo_root(), "scripts", name)]
 
+    def prepare_data(self):
+        """Generate the built-in set when no folder was given (seconds; reused when complete)."""
+        if self.builtin:
+            make_shapes(self.tiny_coco, seed=self.seed)
+        return self.tiny_coco
+
+    def _crop_annotations(self):
+        """The crops come from the training split where the folder has one (the built-in set),
+        every object of it (a real COCO folder: the 40 of each class kept by default)."""
+        train = os.path.join(self.tiny_coco, "annotations", "instances_train.json")
+        if self.builtin or os.path.isfile(train):
+            return ["--annotations", train] + (["--max-per-class", "0"] if self.builtin else [])
+        return []
+
     def cls_commands(self):
         seed = ["--opts", "seed={}".format(self.seed)]
         return [
             ("crops", self._script("make_cls_crops.py") + [
                 "--coco", self.tiny_coco, "--output", self.crops, "--seed", str(self.seed)]
-             + (["--overwrite"] if self.overwrite else [])),
+             + self._crop_annotations() + (["--overwrite"] if self.overwrite else [])),
             ("classifier fp", self._script("train_classifier.py") + [
                 "--config", CLS_FP, "--data", self.crops, "--output", self.cls_fp] + seed),
             ("classifier dorefa w2a2", self._script("train_classifier.py") + [
@@ -110,10 +133,9 @@ class SmokePlan(object):
             base.append("--overwrite")
         seed = ["SEED", str(self.seed), "MODEL.DEVICE", "cpu"]
         return [
-            # no evaluation of the FP detector: it is only the first half of the double init
+            # evaluated at the end too: its AP is one of the learning checks
             ("detector fp", self._script("train_det.py") + ["--config-file", DET_FP] + base + [
-                "MODEL.WEIGHTS", self.export_fp, "OUTPUT_DIR", self.det_fp,
-                "DATASETS.TEST", "()"] + seed),
+                "MODEL.WEIGHTS", self.export_fp, "OUTPUT_DIR", self.det_fp] + seed),
             ("detector dorefa w2a2 double-init", self._script("train_det.py") + [
                 "--config-file", DET_LOW] + base + [
                 "MODEL.EXTRA_WEIGHTS", os.path.join(self.det_fp, "model_final.pth"),
@@ -140,13 +162,19 @@ def _run(title, command, timings, cwd):
     return code == 0
 
 
-def run_smoke(steps, output, tiny_coco, seed=1, overwrite=False):
-    """Run the selected steps; return the exit status (0 when every step that ran passed)."""
+def run_smoke(steps, output, tiny_coco=None, seed=1, overwrite=False):
+    """Run the selected steps; return the exit status (0 when every step that ran passed, and,
+    on the built-in set, every learning check cleared its floor)."""
     unknown = [s for s in steps if s not in STEPS]
     if unknown:
         raise ValueError("unknown smoke step(s) {}; choose from {}".format(unknown, list(STEPS)))
     plan = SmokePlan(output, tiny_coco, seed=seed, overwrite=overwrite)
     os.makedirs(plan.output, exist_ok=True)
+    start = time.time()
+    plan.prepare_data()
+    print("smoke data: {} ({})".format(plan.tiny_coco, "built-in set, generated in {:.1f} s"
+                                       .format(time.time() - start) if plan.builtin
+                                       else "given with --tiny-coco / TINY_COCO"), flush=True)
     timings, skipped, ok = [], [], True
     values = {}
     for step in STEPS:
@@ -184,7 +212,59 @@ def run_smoke(steps, output, tiny_coco, seed=1, overwrite=False):
         print(line)
     if "det" in steps and ok and "det" not in " ".join(skipped):
         _print_final(plan)
+    if ok:
+        ok = _report_learning(plan, [t for t, _, code in timings if code == 0])
     return 0 if ok else 1
+
+
+def learning_checks(plan, ran):
+    """``[(name, observed, floor)]`` for the steps in ``ran`` (titles of the steps that passed):
+    each classifier's final validation top-1 and each detector's box AP on the val split."""
+    found = []
+    for title, folder in (("classifier fp", plan.cls_fp),
+                          ("classifier dorefa w2a2", plan.cls_low)):
+        if title in ran:
+            found.append((title + " top-1", _final_top1(folder), LEARNING_FLOORS[title]))
+    for title, folder in (("detector fp", plan.det_fp),
+                          ("evaluate dorefa w2a2", plan.det_eval)):
+        if title in ran:
+            path = os.path.join(folder, EVAL_FILE)
+            ap = box_ap(read_eval_metrics(path)) if os.path.isfile(path) else None
+            found.append((title.replace("evaluate", "detector") + " box AP", ap,
+                          LEARNING_FLOORS[title]))
+    return found
+
+
+def _final_top1(folder):
+    path = os.path.join(folder, "metrics.jsonl")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return rows[-1].get("val_top1") if rows else None
+
+
+def _report_learning(plan, ran):
+    """Print the learning checks; False when one is below its floor (built-in set only)."""
+    checks = learning_checks(plan, ran)
+    if not checks:
+        return True
+    if not plan.builtin:
+        print("\nlearning checks: not applied (the floors are measured on the built-in set; this "
+              "run used {})".format(plan.tiny_coco))
+        return True
+    print("\nlearning checks (built-in set; observed vs floor):")
+    good = True
+    for name, observed, floor in checks:
+        passed = observed is not None and observed >= floor
+        good = good and passed
+        print("  {:<32s} {:>7s} vs {:>6.1f}  {}".format(
+            name, "-" if observed is None else "{:.1f}".format(observed), floor,
+            "ok" if passed else "BELOW THE FLOOR"))
+    if not good:
+        print("smoke: FAILED the learning checks: a step ran but did not learn what it learns on "
+              "the built-in set (a broken loss, quantizer gradient or initialisation does this)")
+    return good
 
 
 def _print_final(plan):

@@ -1,9 +1,10 @@
 """Loading detector weights that must fit the model: single-pass and double initialization.
 
-Double initialization (QTool's recipe, see docs/fork-interface.md section 5.3): the full-precision
-detector (``MODEL.EXTRA_WEIGHTS``) is loaded first, non-strictly, then the low-bit backbone exported
-from the classifier (``MODEL.WEIGHTS``, detectron2 names, quantizer state included) on top of it,
-so overlapping keys come from the second file. The forks no longer do this, so we do.
+Double initialization (QTool's recipe, see docs/forks.md, "Double initialization"): the
+full-precision detector (``MODEL.EXTRA_WEIGHTS``) is loaded first, non-strictly, then the low-bit
+backbone exported from the classifier (``MODEL.WEIGHTS``, detectron2 names, quantizer state
+included) on top of it, so overlapping keys come from the second file. The forks no longer do
+this, so we do.
 
 Every file is checked before anything is copied into the model: it must exist, load, share most
 of its keys with the model (after an optional ``module.`` / ``backbone.bottom_up.`` prefix fix)

@@ -1,7 +1,7 @@
-"""Test doubles that call the compat API exactly as the detectron2 fork does (fork-interface 1.1,
-2.2, 5.1), without the fork: a quantizable conv, a quant-aware BN, an eltwise add, a detector
-whose module order gives the fork's index map (4.2), the fork's default MODEL.QUANTIZATION node
-(2.1) and its convert2quantization walk."""
+"""Test doubles that call the compat API exactly as the detectron2 fork does (docs/forks.md,
+"What the forks import and call"), without the fork: a quantizable conv, a quant-aware BN, an
+eltwise add, a detector whose module order gives the fork's index map ("Layer indices"), the
+fork's default MODEL.QUANTIZATION node ("Config keys") and its convert2quantization walk."""
 import copy
 
 import torch

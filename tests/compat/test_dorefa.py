@@ -1,4 +1,5 @@
-"""compat.dorefa.RoundSTE: round forward, straight-through backward (fork-interface 2.4)."""
+"""compat.dorefa.RoundSTE: round forward, straight-through backward (docs/forks.md, "What the
+forks import and call")."""
 import torch
 
 from model_quantization.compat.dorefa import RoundSTE

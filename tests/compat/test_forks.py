@@ -1,5 +1,6 @@
-"""The real pinned forks building FCOS-R18 through model_quantization.compat (fork-interface 4.2,
-5.1, 6.1). Needs detectron2 and AdelaiDet (the forks) installed and the alias wired."""
+"""The real pinned forks building FCOS-R18 through model_quantization.compat (docs/forks.md,
+"Layer indices", "What the forks import and call", "Fork configs this project follows"). Needs
+detectron2 and AdelaiDet (the forks) installed and the alias wired."""
 import os
 
 import pytest

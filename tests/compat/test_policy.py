@@ -1,5 +1,6 @@
 """compat.policy: deploy_on_init / read_policy / deploy_on_epoch on a fake fork detector whose
-module order reproduces the fork's index map (fork-interface 2.3, 4.2, 4.4)."""
+module order reproduces the fork's index map (docs/forks.md, "What the forks import and call",
+"Layer indices", "The policy file grammar")."""
 import os
 
 import pytest

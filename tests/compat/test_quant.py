@@ -1,4 +1,5 @@
-"""compat.quant.quantization built and driven as the detectron2 fork does (fork-interface 2.2)."""
+"""compat.quant.quantization built and driven as the detectron2 fork does (docs/forks.md, "What
+the forks import and call")."""
 import argparse
 import copy
 

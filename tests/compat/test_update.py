@@ -1,4 +1,5 @@
-"""quantization.update_quantization: QTool's policy entry point (fork-interface 2.2, 4.3)."""
+"""quantization.update_quantization: QTool's policy entry point (docs/forks.md, "What the forks
+import and call", "The policy file grammar")."""
 import pytest
 import torch
 from compat_fakes import LSQ_2BIT, quant_cfg

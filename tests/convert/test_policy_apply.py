@@ -1,4 +1,5 @@
-"""convert.policy_apply: selection, coercion and checks of parsed policies (fork-interface 4.3)."""
+"""convert.policy_apply: selection, coercion and checks of parsed policies (docs/forks.md,
+"The policy file grammar")."""
 import pytest
 import torch
 

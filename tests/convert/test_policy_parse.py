@@ -1,4 +1,4 @@
-"""convert.policy: QTool's policy-file grammar (fork-interface 4.1)."""
+"""convert.policy: QTool's policy-file grammar (docs/forks.md, "The policy file grammar")."""
 import pytest
 
 from model_quantization.convert.policy import (

@@ -5,21 +5,21 @@ import pytest
 
 from model_quantization.detection.datasets import resolve_dataset, tiny_coco_files
 
-TINY = os.path.join(os.path.dirname(__file__), *[os.pardir] * 3, "shared", "data", "tiny_coco")
-TINY = os.path.abspath(TINY)
-needs_tiny = pytest.mark.skipif(not os.path.isdir(TINY), reason="../shared/data/tiny_coco absent")
+
+def test_resolve_dataset_tiny_val_uses_the_val_json(small_coco):
+    json_file, images = resolve_dataset("tiny_coco_val", tiny_coco=small_coco)
+    assert json_file.endswith("instances_val.json")
+    assert images == os.path.join(small_coco, "images")
+    json_file, _ = resolve_dataset("tiny_coco_train", tiny_coco=small_coco)
+    assert json_file.endswith("instances_train.json")
 
 
-@needs_tiny
-def test_resolve_dataset_tiny_val_uses_the_val_json():
-    json_file, images = resolve_dataset("tiny_coco_val", tiny_coco=TINY)
-    assert json_file.endswith("instances_val2017.json") and images == os.path.join(TINY, "images")
-
-
-@needs_tiny
-def test_resolve_dataset_tiny_train_falls_back_to_the_only_json():
-    json_file, _ = resolve_dataset("tiny_coco_train", tiny_coco=TINY)
-    assert os.path.isfile(json_file)
+def test_resolve_dataset_tiny_train_falls_back_to_the_only_json(tmp_path):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "instances_val2017.json").write_text("{}")
+    json_file, _ = resolve_dataset("tiny_coco_train", tiny_coco=str(tmp_path))
+    assert json_file.endswith("instances_val2017.json")
 
 
 def test_tiny_coco_files_prefers_the_split_json(tmp_path):

@@ -1,4 +1,5 @@
-"""With the pinned forks: every config loads; a few FCOS iterations train on tiny_coco."""
+"""With the pinned forks: every config loads; a few FCOS iterations train on a small COCO folder
+(the built-in set of shapes)."""
 import json
 import os
 import subprocess
@@ -11,7 +12,6 @@ from model_quantization.detection.experiments import load_experiments, repo_root
 pytestmark = pytest.mark.forks
 REASON = ("needs the pinned forks: run inside the image (make test) or after make install-forks")
 ROOT = repo_root()
-TINY = os.path.abspath(os.path.join(ROOT, os.pardir, "shared", "data", "tiny_coco"))
 CONFIGS = sorted({r["config"] for r in load_experiments()} | {
     "configs/detection/smoke/fcos_r18_fp.yaml",
     "configs/detection/smoke/fcos_r18_dorefa_w2a2_double.yaml"})
@@ -40,9 +40,9 @@ def test_merge_config_unknown_key_names_file_and_closest_key(trainer, tmp_path):
         trainer.merge_config(str(bad))
 
 
-def _small_coco(folder, count=4):
-    """A COCO folder with the first ``count`` tiny_coco images (linked, not copied)."""
-    data = json.load(open(os.path.join(TINY, "annotations", "instances_val2017.json")))
+def _small_coco(source, folder, count=4):
+    """A COCO folder with the first ``count`` val images of ``source`` (linked, not copied)."""
+    data = json.load(open(os.path.join(source, "annotations", "instances_val.json")))
     images = data["images"][:count]
     ids = {im["id"] for im in images}
     data = dict(data, images=images,
@@ -50,19 +50,18 @@ def _small_coco(folder, count=4):
     (folder / "annotations").mkdir(parents=True)
     (folder / "images").mkdir()
     for im in images:
-        os.symlink(os.path.join(TINY, "images", im["file_name"]),
+        os.symlink(os.path.join(source, "images", im["file_name"]),
                    str(folder / "images" / im["file_name"]))
-    (folder / "annotations" / "instances_val2017.json").write_text(json.dumps(data))
+    (folder / "annotations" / "instances_val.json").write_text(json.dumps(data))
     return str(folder)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.path.isdir(TINY), reason="../shared/data/tiny_coco absent")
-def test_train_det_fcos_fp_few_iterations_on_tiny_coco(trainer, tmp_path):
+def test_train_det_fcos_fp_few_iterations_on_tiny_coco(trainer, small_coco, tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, os.path.join(ROOT, "scripts", "train_det.py"), "--config-file",
            os.path.join(ROOT, "configs/detection/smoke/fcos_r18_fp.yaml"), "--num-gpus", "0",
-           "--tiny-coco", _small_coco(tmp_path / "coco"), "MODEL.WEIGHTS", "",
+           "--tiny-coco", _small_coco(small_coco, tmp_path / "coco"), "MODEL.WEIGHTS", "",
            "SOLVER.MAX_ITER", "2", "OUTPUT_DIR", str(out), "INPUT.MIN_SIZE_TRAIN", "(128,)",
            "INPUT.MIN_SIZE_TEST", "128", "INPUT.MAX_SIZE_TEST", "160"]
     proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -78,12 +77,11 @@ def test_train_det_fcos_fp_few_iterations_on_tiny_coco(trainer, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.path.isdir(TINY), reason="../shared/data/tiny_coco absent")
-def test_train_det_resume_equals_uninterrupted_run(trainer, tmp_path):
+def test_train_det_resume_equals_uninterrupted_run(trainer, small_coco, tmp_path):
     import time
 
     import torch
-    coco = _small_coco(tmp_path / "coco")
+    coco = _small_coco(small_coco, tmp_path / "coco")
 
     def command(out, *extra):
         return [sys.executable, os.path.join(ROOT, "scripts", "train_det.py"), "--config-file",

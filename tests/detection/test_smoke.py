@@ -75,3 +75,58 @@ def test_find_checkpoint_prefers_best_then_newest(tmp_path):
 def test_find_checkpoint_empty_folder_says_which_step(tmp_path):
     with pytest.raises(FileNotFoundError, match="--steps cls"):
         smoke.find_checkpoint(str(tmp_path))
+
+
+def test_without_a_folder_the_plan_uses_the_built_in_set_under_the_output(tmp_path):
+    plan = smoke.SmokePlan(str(tmp_path / "out"))
+    assert plan.builtin and plan.tiny_coco == str(tmp_path / "out" / "data" / "shapes")
+    crops = dict(plan.cls_commands())["crops"]
+    assert crops[crops.index("--annotations") + 1].endswith("instances_train.json")
+    assert crops[crops.index("--max-per-class") + 1] == "0"
+    given = smoke.SmokePlan(str(tmp_path / "out"), str(tmp_path / "coco"))
+    assert not given.builtin and "--max-per-class" not in dict(given.cls_commands())["crops"]
+
+
+def _fake_results(plan, top1_fp, top1_low, ap_fp, ap_low):
+    import json
+    for folder, top1 in ((plan.cls_fp, top1_fp), (plan.cls_low, top1_low)):
+        os.makedirs(folder)
+        with open(os.path.join(folder, "metrics.jsonl"), "w") as f:
+            f.write(json.dumps({"epoch": 1, "val_top1": 10.0}) + "\n")
+            f.write(json.dumps({"epoch": 2, "val_top1": top1}) + "\n")
+    for folder, ap in ((plan.det_fp, ap_fp), (plan.det_eval, ap_low)):
+        os.makedirs(folder)
+        with open(os.path.join(folder, "eval_metrics.json"), "w") as f:
+            json.dump({"results": {"tiny_coco_val": {"bbox": {"AP": ap}}}}, f)
+
+
+RAN = ["classifier fp", "classifier dorefa w2a2", "detector fp", "evaluate dorefa w2a2"]
+
+
+def test_learning_checks_read_the_last_epoch_and_the_box_ap(tmp_path):
+    plan = smoke.SmokePlan(str(tmp_path))
+    _fake_results(plan, 91.0, 80.0, 30.0, 20.0)
+    checks = {name: (observed, floor) for name, observed, floor in
+              smoke.learning_checks(plan, RAN)}
+    assert checks["classifier fp top-1"][0] == 91.0
+    assert checks["detector dorefa w2a2 box AP"] == (20.0, smoke.LEARNING_FLOORS[
+        "evaluate dorefa w2a2"])
+    assert len(smoke.learning_checks(plan, RAN[:1])) == 1  # only the steps that ran
+
+
+def test_a_result_below_its_floor_fails_the_run(tmp_path, capsys):
+    plan = smoke.SmokePlan(str(tmp_path))
+    floors = smoke.LEARNING_FLOORS
+    _fake_results(plan, floors["classifier fp"] + 1, floors["classifier dorefa w2a2"] + 1,
+                  floors["detector fp"] + 1, floors["evaluate dorefa w2a2"] - 0.5)
+    assert smoke._report_learning(plan, RAN) is False
+    out = capsys.readouterr().out
+    assert "detector dorefa w2a2 box AP" in out and "BELOW THE FLOOR" in out
+    assert out.count(" ok") == 3
+
+
+def test_floors_apply_only_to_the_built_in_set(tmp_path, capsys):
+    plan = smoke.SmokePlan(str(tmp_path), str(tmp_path / "real_coco"))
+    _fake_results(plan, 0.0, 0.0, 0.0, 0.0)
+    assert smoke._report_learning(plan, RAN) is True
+    assert "learning checks: not applied" in capsys.readouterr().out

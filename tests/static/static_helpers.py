@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 FIXTURES = os.path.join(ROOT, "tests", "static", "fixtures")
 FLAVORS = ("legacy", "current", "cpu")
 
-# The pins of the project (issue 3 and docs/fork-interface.md, "pinned commits" table).
+# The pins of the project (issue 3 and docs/forks.md, "Pinned commits").
 PINS = {
     "forks/detectron2": "073a8ad0f22178d1452df3c449f0e45b1ff50f8a",
     "forks/AdelaiDet": "5acafcc38a03b097cafd2b5a78bf9607c3c3cfaa",

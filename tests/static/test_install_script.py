@@ -33,7 +33,9 @@ echo "python $*" >>"%s"
 def run(fake_python, *steps, **env):
     python, _ = fake_python
     full = dict(os.environ, PYTHON=str(python))
-    full.pop("MQ_SITE_CA", None)
+    for key in ("MQ_SITE_CA", "MQ_FLAVOR", "MQ_TORCH_FROM", "MQ_LOCK", "MQ_FORK_PATCHES",
+                "MQ_APEX_COMMIT", "MQ_FORKS_DIR"):  # the image sets some of them
+        full.pop(key, None)
     full.update(env)
     return subprocess.run([SCRIPT] + list(steps), cwd=ROOT, env=full, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, universal_newlines=True)
