@@ -130,3 +130,11 @@ def test_floors_apply_only_to_the_built_in_set(tmp_path, capsys):
     _fake_results(plan, 0.0, 0.0, 0.0, 0.0)
     assert smoke._report_learning(plan, RAN) is True
     assert "learning checks: not applied" in capsys.readouterr().out
+
+
+def test_overwrite_reaches_every_step_that_writes(tmp_path):
+    plan = smoke.SmokePlan(str(tmp_path), overwrite=True)
+    commands = plan.cls_commands() + plan.export_commands() + plan.det_commands()
+    missing = [title for title, command in commands
+               if "--overwrite" not in command and "--eval-only" not in command]
+    assert missing == []

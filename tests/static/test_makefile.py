@@ -18,10 +18,10 @@ INTERNAL = {"preflight", "need-config", "unknown-config"}
 TARGETS = {
     "help": ({}, "Usage: make"),
     "image": ({}, "docker build --build-arg FLAVOR=current"),
-    "image-check": ({}, "scripts/smoke.py --tiny-coco"),
+    "image-check": ({}, "scripts/smoke.py --output"),
     "shell": ({}, "bash"),
     "test": ({}, "-m pytest"),
-    "smoke": ({}, "scripts/smoke.py --tiny-coco"),
+    "smoke": ({}, "scripts/smoke.py --output"),
     "eval": ({"CONFIG": FP_CONFIG},
              "scripts/train_det.py --config-file %s --eval-only" % FP_CONFIG),
     "report": ({}, "scripts/report.py --runs"),
@@ -195,3 +195,18 @@ def test_makefile_classifier_gets_cls_opts_and_detectors_get_opts(tmp_path):
     dets = [line for line in out.splitlines() if "train_det.py" in line]
     assert cls.endswith("--opts epochs=1") and "SOLVER" not in cls
     assert len(dets) == 2 and all(line.rstrip().endswith("SOLVER.MAX_ITER 7") for line in dets)
+
+
+@pytest.mark.parametrize("runner, seen", [("docker", "/tiny_coco"), ("local", None)])
+def test_makefile_smoke_takes_a_given_small_coco_folder(tmp_path, runner, seen):
+    coco = tmp_path / "coco"
+    coco.mkdir()
+    proc = make("-n", "smoke", *_vars(tmp_path, runner, TINY_COCO=str(coco)))
+    assert proc.returncode == 0, proc.stderr
+    assert "scripts/smoke.py --tiny-coco %s --output" % (seen or coco) in proc.stdout
+
+
+def test_makefile_smoke_with_a_missing_small_coco_folder_says_so(tmp_path):
+    proc = make("smoke", *_vars(tmp_path, "local", TINY_COCO=str(tmp_path / "nope")))
+    assert proc.returncode != 0
+    assert "nope not found" in proc.stderr and "leave it empty for the built-in set" in proc.stderr
