@@ -261,10 +261,11 @@ $(call need_var,TINY_COCO,pass the folder to write$(comma) e.g. TINY_COCO=data/t
 $(call need_dir,$(DATA_DIR)/coco,set DATA_DIR to the folder holding coco/)
 endif
 # (eval and train-det of a config on the small COCO folder, e.g. the smoke's, need TINY_COCO instead)
-ifneq ($(filter $(TRAIN_TARGETS) overall-full,$(MAKECMDGOALS))$(if $(and $(CONFIG),$(shell grep -ls "tiny_coco_" $(CONFIG))),,$(filter train-det eval,$(MAKECMDGOALS))),)
+SMALL_COCO_CONFIG := $(if $(CONFIG),$(shell grep -ls "tiny_coco_" $(CONFIG)))
+ifneq ($(filter $(TRAIN_TARGETS) overall-full,$(MAKECMDGOALS))$(if $(SMALL_COCO_CONFIG),,$(filter train-det eval,$(MAKECMDGOALS))),)
 $(NEED_COCO)
 endif
-ifneq ($(and $(filter train-det eval,$(MAKECMDGOALS)),$(CONFIG),$(shell grep -ls "tiny_coco_" $(CONFIG))),)
+ifneq ($(and $(filter train-det eval,$(MAKECMDGOALS)),$(SMALL_COCO_CONFIG)),)
 $(call need_dir,$(TINY_COCO),$(CONFIG) trains or evaluates on the small COCO folder: set TINY_COCO to it)
 endif
 needs_imagenet = $(and $($(1)_CLS_CONFIG),$(if $(wildcard $(call host_file,$($(1)_WEIGHTS))),,$(if $(wildcard $(OUTPUT_DIR)/backbone_low/$(call name_of,$($(1)_CLS_CONFIG))/model_best.pth),,yes)))
@@ -356,7 +357,7 @@ check: check-submodules | $$(LOCAL_DEPS) preflight ## the forks import from the 
 	$(RUN)$(PY) -m model_quantization.detection.check_install
 
 wire: ## native installs: make the fork's third_party.quantization resolve to model_quantization.compat
-	$(PYTHON) -m model_quantization.compat.wire --detectron2 forks/detectron2
+	$(INSTALL) wire
 
 install-forks: check-submodules | $$(LOCAL_DEPS) ## native installs: the forks (patched, built, editable), apex on GPU flavours, the wiring
 	$(INSTALL) $(if $(filter cpu,$(NATIVE_FLAVOR)),,apex )forks wire

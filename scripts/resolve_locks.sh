@@ -81,41 +81,37 @@ resolve() {
     echo "wrote ${out}"
 }
 
-# legacy only: the runtime keeps setuptools 59.5.0 (torch 1.10's tensorboard import breaks on later ones), but
-# building this project (a PEP 621 pyproject) needs setuptools >= 64; the Dockerfile installs this one for
-# that step and then restores the runtime pin.
-resolve_legacy_build() {
-    local out="${docker_dir}/requirements-legacy-build.lock" tmp
+# A lock of tools for Python 3.8 (the oldest flavour's), so that the pins install in every flavour.
+# resolve_py38 OUT REQUIREMENTS FIRST_HEADER_LINE [HEADER_TAIL]
+resolve_py38() {
+    local out="${docker_dir}/$1" tmp
     tmp="$(mktemp -d)"
-    printf 'setuptools>=64\nwheel\n' >"${tmp}/build.in"
-    "${uv_bin}" pip compile "${tmp}/build.in" --python-version 3.8 \
+    printf '%s' "$2" >"${tmp}/tools.in"
+    "${uv_bin}" pip compile "${tmp}/tools.in" --python-version 3.8 \
         --python-platform x86_64-manylinux_2_28 --no-header --no-annotate --quiet -o "${tmp}/raw.lock"
     {
-        echo "# Build-only tools for installing this project in the 'legacy' image (Python 3.8). Generated."
+        echo "# $3"
         echo "# Resolved by scripts/resolve_locks.sh: $("${uv_bin}" --version) pip compile, --python-version 3.8,"
-        echo "# against PyPI on $(date -u +%Y-%m-%d). The runtime pin (setuptools==59.5.0) is restored afterwards."
+        echo "# against PyPI on $(date -u +%Y-%m-%d).${4:+ $4}"
         cat "${tmp}/raw.lock"
     } >"${out}"
     rm -rf "${tmp}"
     echo "wrote ${out}"
 }
 
-# Developer tools (lint and static checks), the same in every flavour and a native setup: resolved for the
-# oldest Python (3.8, the legacy image), so the pins install everywhere.
+# legacy only: the runtime keeps setuptools 59.5.0 (torch 1.10's tensorboard import breaks on later ones), but
+# building this project (a PEP 621 pyproject) needs setuptools >= 64; docker/install.sh installs this one for
+# that step and then restores the runtime pin.
+resolve_legacy_build() {
+    resolve_py38 requirements-legacy-build.lock $'setuptools>=64\nwheel\n' \
+        "Build-only tools for installing this project in the 'legacy' image (Python 3.8). Generated." \
+        "The runtime pin (setuptools==59.5.0) is restored afterwards."
+}
+
+# Developer tools (lint and static checks), the same in every flavour and a native setup.
 resolve_dev() {
-    local out="${docker_dir}/requirements-dev.lock" tmp
-    tmp="$(mktemp -d)"
-    printf 'ruff>=0.6\nvermin>=1.6\ndockerfile-parse>=2.0\n' >"${tmp}/dev.in"
-    "${uv_bin}" pip compile "${tmp}/dev.in" --python-version 3.8 \
-        --python-platform x86_64-manylinux_2_28 --no-header --no-annotate --quiet -o "${tmp}/raw.lock"
-    {
-        echo "# Developer tools (ruff, vermin, dockerfile-parse) for every flavour and native setups. Generated."
-        echo "# Resolved by scripts/resolve_locks.sh: $("${uv_bin}" --version) pip compile, --python-version 3.8,"
-        echo "# against PyPI on $(date -u +%Y-%m-%d)."
-        cat "${tmp}/raw.lock"
-    } >"${out}"
-    rm -rf "${tmp}"
-    echo "wrote ${out}"
+    resolve_py38 requirements-dev.lock $'ruff>=0.6\nvermin>=1.6\ndockerfile-parse>=2.0\n' \
+        "Developer tools (ruff, vermin, dockerfile-parse) for every flavour and native setups. Generated."
 }
 
 flavors=("$@")

@@ -4,6 +4,7 @@ pytest runs in importlib mode (pyproject.toml), so same-named test files in diff
 not clash; shared helper modules that sit beside the tests (``compat_fakes``, ``static_helpers``)
 are made importable by putting their folders on ``sys.path`` here.
 """
+import functools
 import pathlib
 import sys
 
@@ -18,14 +19,10 @@ for _folder in sorted(p for p in _HERE.iterdir() if p.is_dir() and not p.name.st
 # Tests marked ``forks`` need the pinned forks importable. Where they are not, the test is skipped
 # with the import error's last line ("not installed" and "installed but broken" read differently),
 # or failed where the forks are required (MQ_REQUIRE_FORKS=1: the image, make test REQUIRE_FORKS=1).
-_FORK_ERROR = []
-
-
+@functools.lru_cache(maxsize=None)
 def _fork_error():
-    if not _FORK_ERROR:
-        from model_quantization.detection import forks
-        _FORK_ERROR.append(forks.import_error())
-    return _FORK_ERROR[0]
+    from model_quantization.detection import forks
+    return forks.import_error()
 
 
 def pytest_runtest_setup(item):

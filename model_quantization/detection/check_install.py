@@ -38,9 +38,10 @@ class CheckFailed(Exception):
 def quantized_convs(model):
     """Names of the convolutions holding a weight or activation quantizer."""
     import torch
-    return [name for name, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)
-            and (getattr(m, "quant_weight", None) is not None
-                 or getattr(m, "quant_activation", None) is not None)]
+
+    from .trainer import is_quantized
+    return [name for name, m in model.named_modules()
+            if isinstance(m, torch.nn.Conv2d) and is_quantized(m)]
 
 
 def _ok(message):

@@ -17,6 +17,8 @@ import os
 import subprocess
 import sys
 
+from .experiments import repo_root
+
 __all__ = ["FORK_PACKAGES", "REQUIRE_ENV", "IMPORT_CODE", "colliding_names", "import_error",
            "required", "describe"]
 
@@ -25,13 +27,9 @@ REQUIRE_ENV = "MQ_REQUIRE_FORKS"
 IMPORT_CODE = "import detectron2, detectron2.layers, third_party.quantization, adet.modeling"
 
 
-def _root():
-    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
 def colliding_names(root=None, packages=FORK_PACKAGES):
     """Entries of ``root`` (default: the project root) that would shadow a fork's package."""
-    root = root or _root()
+    root = root or repo_root()
     found = []
     for name in sorted(os.listdir(root)):
         stem = name[:-3] if name.endswith(".py") else name
@@ -43,7 +41,7 @@ def colliding_names(root=None, packages=FORK_PACKAGES):
 def import_error(python=None, cwd=None):
     """``None`` when ``python`` imports the forks in ``cwd`` (default: the project root), else the
     last line of the error it printed."""
-    proc = subprocess.run([python or sys.executable, "-c", IMPORT_CODE], cwd=cwd or _root(),
+    proc = subprocess.run([python or sys.executable, "-c", IMPORT_CODE], cwd=cwd or repo_root(),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True)
     if proc.returncode == 0:

@@ -21,7 +21,7 @@ from .resume import RNGState, fast_forward, unoptimized_torchscript
 from .weights import double_init, load_fitted
 
 __all__ = ["FORKS_HINT", "uses_adelaidet", "merge_config", "setup_config",
-           "quantization_requested", "count_quantized", "build_trainer_class", "initialize",
+           "quantization_requested", "is_quantized", "count_quantized", "build_trainer_class", "initialize",
            "main"]
 
 FORKS_HINT = ("the pinned detectron2/AdelaiDet forks are not importable: run inside the image "
@@ -128,11 +128,15 @@ def quantization_requested(cfg):
     return bool((q.fm_enable or q.wt_enable) and any(s for s in q.scope))
 
 
+def is_quantized(module):
+    """Does ``module`` hold a weight or activation quantizer?"""
+    return (getattr(module, "quant_weight", None) is not None
+            or getattr(module, "quant_activation", None) is not None)
+
+
 def count_quantized(model):
     """Number of modules holding a weight or activation quantizer."""
-    return sum(1 for m in model.modules()
-               if getattr(m, "quant_weight", None) is not None
-               or getattr(m, "quant_activation", None) is not None)
+    return sum(1 for m in model.modules() if is_quantized(m))
 
 
 def _check_quantized(cfg, model):

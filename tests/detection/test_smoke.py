@@ -23,33 +23,38 @@ def test_run_smoke_rejects_unknown_step(tmp_path):
         smoke.run_smoke(["detect"], str(tmp_path), "/data/tiny")
 
 
+def _smoke_det_with(error, require, tmp_path, monkeypatch, capsys):
+    """Exit status and output of the det step when importing the forks fails with ``error``."""
+    if require:
+        monkeypatch.setenv("MQ_REQUIRE_FORKS", "1")
+    else:
+        monkeypatch.delenv("MQ_REQUIRE_FORKS", raising=False)
+    monkeypatch.setattr(smoke, "forks_import_error", lambda python=None: error)
+    code = smoke.run_smoke(["det"], str(tmp_path), "/data/tiny")
+    return code, capsys.readouterr().out
+
+
 def test_run_smoke_det_without_forks_is_skipped_with_the_import_error(tmp_path, monkeypatch,
                                                                       capsys):
-    monkeypatch.delenv("MQ_REQUIRE_FORKS", raising=False)
-    monkeypatch.setattr(smoke, "forks_import_error",
-                        lambda python=None: "ModuleNotFoundError: No module named 'detectron2'")
-    assert smoke.run_smoke(["det"], str(tmp_path), "/data/tiny") == 0
-    out = capsys.readouterr().out
+    code, out = _smoke_det_with("ModuleNotFoundError: No module named 'detectron2'", False,
+                                tmp_path, monkeypatch, capsys)
+    assert code == 0
     assert "detection smoke: skipped, forks not installed" in out
     assert "No module named 'detectron2'" in out
 
 
 def test_run_smoke_det_installed_but_broken_reads_differently(tmp_path, monkeypatch, capsys):
-    monkeypatch.delenv("MQ_REQUIRE_FORKS", raising=False)
     error = "AttributeError: module 'third_party' has no attribute 'layers'"
-    monkeypatch.setattr(smoke, "forks_import_error", lambda python=None: error)
-    assert smoke.run_smoke(["det"], str(tmp_path), "/data/tiny") == 0
-    out = capsys.readouterr().out
+    code, out = _smoke_det_with(error, False, tmp_path, monkeypatch, capsys)
+    assert code == 0
     assert "forks installed but not importable ({})".format(error) in out
     assert "forks not installed" not in out
 
 
 def test_run_smoke_det_fails_where_the_forks_are_required(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("MQ_REQUIRE_FORKS", "1")
-    monkeypatch.setattr(smoke, "forks_import_error",
-                        lambda python=None: "ModuleNotFoundError: No module named 'adet'")
-    assert smoke.run_smoke(["det"], str(tmp_path), "/data/tiny") == 1
-    out = capsys.readouterr().out
+    code, out = _smoke_det_with("ModuleNotFoundError: No module named 'adet'", True,
+                                tmp_path, monkeypatch, capsys)
+    assert code == 1
     assert "detection smoke: FAILED, forks not installed" in out
     assert "MQ_REQUIRE_FORKS=1" in out
 

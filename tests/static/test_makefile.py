@@ -27,7 +27,7 @@ TARGETS = {
     "report": ({}, "scripts/report.py --runs"),
     "check-submodules": ({}, "scripts/check_submodules.py"),
     "check": ({}, "-m model_quantization.detection.check_install"),
-    "wire": ({}, "-m model_quantization.compat.wire --detectron2 forks/detectron2"),
+    "wire": ({}, "docker/install.sh wire"),
     "install-forks": ({}, "docker/install.sh forks wire"),
     "tiny-coco": ({"IDS": "139 285"}, "scripts/make_tiny_coco.py --coco"),
     "backbone-full": ({}, "scripts/backbone_full.py --arch resnet18"),
