@@ -20,11 +20,38 @@ import zipfile
 import torch
 
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "sha256sum",
-           "verify_sha256", "file_mode"]
+           "verify_sha256", "file_mode", "same_file", "check_output_file"]
 
 
 class CheckpointError(ValueError):
     """A checkpoint file is missing, empty, truncated, corrupt, or fails its checksum."""
+
+
+def same_file(a, b):
+    """True when paths ``a`` and ``b`` name the same file (links and relative paths resolved)."""
+    a, b = os.fspath(a), os.fspath(b)
+    if os.path.exists(a) and os.path.exists(b):
+        return os.path.samefile(a, b)
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_output_file(output, inputs=(), option="--output", example="model.pth", overwrite=False):
+    """Check that file ``output`` may be written: not one of ``inputs`` (a step never writes its
+    result in place of its own input, ``--overwrite`` or not), not a folder, and not an existing
+    file unless ``overwrite``. Raises ``ValueError`` / ``FileExistsError`` naming the fix."""
+    output = os.fspath(output)
+    for name, path in inputs:
+        if path and same_file(output, path):
+            raise ValueError("{} {!r} is the {} file: writing there would replace the input with "
+                             "its own result; give a new file, e.g. {} {!r}".format(
+                                 option, output, name, option,
+                                 os.path.join(os.path.dirname(output) or ".", example)))
+    if os.path.isdir(output) or output.endswith(("/", os.sep)):
+        raise ValueError("{} {!r} is a folder; give a file name in it, e.g. {} {!r}".format(
+            option, output, option, os.path.join(output, example)))
+    if os.path.exists(output) and not overwrite:
+        raise FileExistsError("{} {!r} exists; pass --overwrite to replace it or choose another "
+                              "file".format(option, output))
 
 
 def _torch_load_supports_weights_only():

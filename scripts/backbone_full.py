@@ -14,6 +14,8 @@ Examples:
 import argparse
 import sys
 
+from model_quantization.errors import run_cli
+
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
@@ -55,4 +57,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

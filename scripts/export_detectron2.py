@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 
+from model_quantization.errors import run_cli
 from model_quantization.export import ARCHS, export_checkpoint
 
 
@@ -37,4 +38,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -11,6 +11,7 @@ import sys
 
 from model_quantization.detection.dashboard import write_report
 from model_quantization.detection.experiments import DEFAULT_EXPERIMENTS, load_experiments
+from model_quantization.errors import run_cli
 
 
 def main(argv=None):
@@ -26,4 +27,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

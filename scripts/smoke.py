@@ -12,6 +12,7 @@ import os
 import sys
 
 from model_quantization.detection.smoke import STEPS, run_smoke
+from model_quantization.errors import run_cli
 
 
 def main(argv=None):
@@ -29,12 +30,8 @@ def main(argv=None):
                         help="allow re-running into an --output that holds an earlier smoke run")
     args = parser.parse_args(argv)
     steps = [s.strip() for s in args.steps.split(",") if s.strip()]
-    try:
-        return run_smoke(steps, args.output, args.tiny_coco, seed=args.seed,
-                         overwrite=args.overwrite)
-    except (ValueError, FileExistsError) as exc:
-        parser.error(str(exc))
+    return run_smoke(steps, args.output, args.tiny_coco, seed=args.seed, overwrite=args.overwrite)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

@@ -13,6 +13,8 @@ import argparse
 import os
 import sys
 
+from model_quantization.errors import run_cli
+
 
 def build_parser():
     p = argparse.ArgumentParser(description=__doc__,
@@ -52,4 +54,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli(main))

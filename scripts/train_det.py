@@ -8,6 +8,7 @@ and --overwrite. MODEL.EXTRA_WEIGHTS turns on double initialization. See --help.
 import sys
 
 from model_quantization.detection.cli import parse_args
+from model_quantization.errors import run_cli
 
 
 def run(argv=None):
@@ -22,4 +23,4 @@ def run(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(run_cli(run))

@@ -17,6 +17,11 @@ Grammar (line oriented; reproduces QTool's reader, with loud errors where QTool 
   a list split on blanks, else a string. List items ``True/true/False/false`` become booleans;
   all else stays text: the receiving module converts it to the type of the attribute it sets
   (see :mod:`model_quantization.convert.policy_apply`).
+* Checked as read, each a :class:`PolicyError` naming ``file:line``: a header naming a section
+  no receiver reads (``on iinit:`` would otherwise drop its policies silently); ``enable``
+  that is not a boolean word (``True``/``False`` in any case, yes/no, on/off, 1/0: ``Flase``
+  must not switch quantization on); ``bit`` outside 1..16 and ``level_num``/``num_levels``
+  outside 2..65536 or not whole numbers.
 
 Each policy is returned as a :class:`Policy` (a ``dict`` that also remembers ``source``,
 ``"file:line"`` of its first key), so errors found later while applying it can name the line.
@@ -38,11 +43,19 @@ import os
 import re
 
 __all__ = ["PolicyError", "Policy", "parse_policy", "parse_policy_text", "parse_index_selector",
-           "policy_sections"]
+           "policy_sections", "SECTIONS"]
 
 _LOG = logging.getLogger(__name__)
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _BOOLS = {"True": True, "true": True, "False": False, "false": False}
+# every section a receiver reads (compat.policy): a header naming anything else is a typo
+SECTIONS = ("init", "norm", "eltwise", "shuffle", "split", "concat", "epoch", "iteration")
+# boolean words a policy value may use (any case); anything else under a boolean key is an error
+BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True,
+              "false": False, "no": False, "off": False, "0": False}
+# keys whose values are checked as the file is read: (kind, low, high)
+VALUE_RULES = {"enable": ("bool", None, None), "bit": ("int", 1, 16),
+               "level_num": ("int", 2, 2 ** 16), "num_levels": ("int", 2, 2 ** 16)}
 
 
 class PolicyError(ValueError):
@@ -87,6 +100,38 @@ def parse_index_selector(value, where="<policy>"):
     return out
 
 
+def parse_bool(value, key="value", where="<policy>"):
+    """A policy boolean: ``True``/``False`` or a word of :data:`BOOL_WORDS` (any case)."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().strip("'\"").lower()
+    if word in BOOL_WORDS:
+        return BOOL_WORDS[word]
+    raise PolicyError("{}: {}: {!r} is not a boolean; write {}: True or {}: False".format(
+        where, key, value, key, key))
+
+
+def check_value(key, value, where="<policy>"):
+    """Check the value of a key of :data:`VALUE_RULES` (others pass); raise ``PolicyError``."""
+    rule = VALUE_RULES.get(key)
+    if rule is None:
+        return
+    kind, low, high = rule
+    if kind == "bool":
+        parse_bool(value, key, where)
+        return
+    text = str(value).strip().strip("'\"")
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is None or number != int(number) or not low <= number <= high:
+        hint = " (use 'enable: False' to keep a layer in full precision)" if key == "bit" else (
+            " (4 for 2 bit, 3 for ternary, 256 for 8 bit)")
+        raise PolicyError("{}: {}: {!r} is not a whole number from {} to {}{}".format(
+            where, key, value, low, high, hint))
+
+
 def _header(left):
     words = left.split()
     if "on" not in words:
@@ -129,6 +174,16 @@ def parse_policy_text(text, section="init", source="<string>", warn=None):
             if not names:
                 raise PolicyError("{}: section header {!r} names no section; write e.g. "
                                   "'on init:'".format(where, line))
+            unknown = [n for n in names if n not in SECTIONS]
+            if unknown:
+                import difflib
+                close = difflib.get_close_matches(unknown[0], SECTIONS, n=1, cutoff=0.5)
+                raise PolicyError("{}: section header {!r} names unknown section {!r}{}; the "
+                                  "sections are {} (a misspelt header would drop its policies "
+                                  "without a word)".format(
+                                      where, line, unknown[0],
+                                      " (did you mean 'on {}:'?)".format(close[0]) if close
+                                      else "", ", ".join(SECTIONS)))
             active = section in names
             if active:
                 try:
@@ -159,6 +214,7 @@ def parse_policy_text(text, section="init", source="<string>", warn=None):
             continue
         else:
             in_selector = False
+        check_value(left, value, where)
         if left in block:
             warn("{}: key {!r} repeats in one block; the later value {!r} wins".format(
                 where, left, value))

@@ -4,7 +4,8 @@ A policy (see :mod:`model_quantization.convert.policy`) selects objects by ``by_
 an int, a list of ints or a blank-separated string) and optionally ``by_tag`` (a string or a
 list; a tag is selected when it is a member, or for a string a substring, as in QTool). Every
 other key names an attribute to set. The text value is converted to the attribute's current
-type: ``bool`` (anything but ``False``/``'False'``/``'false'`` is true), ``int``, ``float``,
+type: ``bool`` (``True``/``False``, any case, or yes/no, on/off, 1/0; any other word is a
+:class:`PolicyError`), ``int``, ``float``,
 ``str`` (quotes stripped), a tensor (filled in place under ``no_grad``, so a live ``Parameter``
 keeps its identity), a list (a string is split on commas or blanks); ``None`` takes the text.
 
@@ -16,13 +17,12 @@ import difflib
 
 import torch
 
-from .policy import PolicyError, parse_index_selector
+from .policy import PolicyError, parse_bool, parse_index_selector
 
 __all__ = ["SELECTOR_KEYS", "policy_selects", "coerce_value", "assign_attribute", "check_policy",
            "closest"]
 
 SELECTOR_KEYS = ("by_index", "by_tag")
-_FALSE = (False, "False", "false")
 
 
 def closest(word, choices, n=3):
@@ -63,7 +63,7 @@ def coerce_value(current, value, key="value"):
         value = _strip_quotes(value)
     try:
         if isinstance(current, bool):
-            return value not in _FALSE
+            return parse_bool(value, key, "policy")
         if isinstance(current, int):
             return int(float(value)) if isinstance(value, str) and "." in value else int(value)
         if isinstance(current, float):

@@ -12,7 +12,7 @@ import os
 
 import torch
 
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import check_output_file, load_checkpoint, save_checkpoint
 from .resnet_detectron2 import DETECTRON2_PREFIX, RESNET_DEPTHS, export_resnet_to_detectron2
 
 __all__ = ["ARCHS", "export_checkpoint", "extract_state_dict", "arch_depth"]
@@ -69,10 +69,11 @@ def export_checkpoint(input_path, output_path, arch, overwrite=False, prefix=DET
     """
     depth = arch_depth(arch)
     if not os.path.isfile(input_path):
-        raise FileNotFoundError("input checkpoint {!r} does not exist".format(input_path))
-    if os.path.exists(output_path) and not overwrite:
-        raise FileExistsError("output {!r} exists; choose another path or pass overwrite=True "
-                              "(--overwrite)".format(output_path))
+        raise FileNotFoundError("--input checkpoint {!r} does not exist{}".format(
+            input_path, "; it is a folder: give the .pth file in it, e.g. {!r}".format(
+                os.path.join(input_path, "model_best.pth")) if os.path.isdir(input_path) else ""))
+    check_output_file(output_path, [("--input", input_path)], option="--output",
+                      example="model_d2.pth", overwrite=overwrite)
     checkpoint = load_checkpoint(input_path, map_location="cpu", weights_only=not trusted)
     state_dict = extract_state_dict(checkpoint, source=repr(input_path))
     new_sd, report = export_resnet_to_detectron2(state_dict, depth, prefix=prefix)
