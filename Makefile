@@ -248,6 +248,14 @@ endif
 ifneq ($(filter eval train-det,$(MAKECMDGOALS)),)
 $(call need_config_inside,$(CONFIG))
 endif
+ifneq ($(and $(filter eval,$(MAKECMDGOALS)),$(if $(CHECKPOINT)$(findstring MODEL.WEIGHTS,$(OPTS)),,none)),)
+$(call fail,CHECKPOINT is empty: pass the trained detector to evaluate$(comma) e.g. CHECKPOINT=$(OUTPUT_DIR)/detection/$(call name_of,$(CONFIG))/model_final.pth (the config's MODEL.WEIGHTS is the backbone training starts from))
+endif
+ifneq ($(and $(filter export backbone-low,$(MAKECMDGOALS)),$(CONFIG)),)
+$(call need_file,$(CONFIG),CONFIG names no file; low-bit backbone configs are configs/classification/resnetNN_*.yaml)
+$(if $(filter configs/classification/%,$(patsubst $(CURDIR)/%,%,$(abspath $(CONFIG)))),,$(call fail,CONFIG=$(CONFIG) is not a classification config: export and backbone-low take configs/classification/resnetNN_*.yaml (or export with no CONFIG and ARCH=resnet18 for the full-precision backbone)))
+$(if $(filter $(call arch_of_cls,$(call name_of,$(CONFIG))),$(ARCHS)),,$(call fail,CONFIG=$(CONFIG): make tells a backbone config's ResNet from its name$(comma) which must start with resnet18_$(comma) resnet34_ or resnet50_ (like configs/classification/resnet18_dorefa_w2a2.yaml)))
+endif
 ifneq ($(and $(filter eval,$(MAKECMDGOALS)),$(CHECKPOINT)),)
 $(call need_file,$(CHECKPOINT),CHECKPOINT names no file)
 $(call need_mounted,$(CHECKPOINT),CHECKPOINT)

@@ -13,6 +13,8 @@ import os
 
 import yaml
 
+from ..errors import UserTypeError
+
 __all__ = ["DEFAULTS", "CHOICES", "load_config", "merge_config", "apply_opts", "parse_opt",
            "validate_config"]
 
@@ -74,21 +76,46 @@ _ALIASES = {"wd": "weight_decay", "weight-decay": "weight_decay", "lr_policy": "
             "fp16": "amp", "pretrained": "pretrained.path", "lr": "optimizer.lr"}
 
 
+def _settable_keys():
+    """Every key a value can be given for: the leaves, and the free-form groups as a whole."""
+    keys = []
+    for key in _all_keys(DEFAULTS):
+        node = _default_of(key.split("."))
+        if not isinstance(node, dict) or key in _FREE:
+            keys.append(key)
+    return keys
+
+
+def suggest_key(key):
+    """The settable key closest to unknown ``key`` (an alias, the same leaf name elsewhere, a
+    spelling neighbour or a key the word starts), or None. A suggestion always works as given."""
+    settable = _settable_keys()
+    parent, _, leaf = key.rpartition(".")
+    alias = _ALIASES.get(leaf) or _ALIASES.get(leaf.lower())
+    candidates = []
+    if alias is not None:
+        candidates += [k for k in settable if k == alias or k.endswith("." + alias)]
+    candidates += [k for k in settable if k.rpartition(".")[2] == leaf.lower()]
+    if len(leaf) >= 4:  # a word a key starts with: warmup -> schedule.warmup_epochs
+        candidates += [k for k in settable if k.rpartition(".")[2].startswith(leaf.lower())
+                       or (not parent and k.split(".")[0].startswith(leaf.lower()))]
+    same_parent = [k for k in settable if k.rpartition(".")[0] == parent]
+    candidates += [k for k in same_parent
+                   if k.rpartition(".")[2] in difflib.get_close_matches(
+                       leaf, [x.rpartition(".")[2] for x in same_parent], n=1, cutoff=0.6)]
+    leaves = {k.rpartition(".")[2]: k for k in settable}
+    candidates += [leaves[m] for m in difflib.get_close_matches(leaf, list(leaves), n=1,
+                                                                 cutoff=0.6)]
+    candidates += difflib.get_close_matches(key, settable, n=1, cutoff=0.6)
+    return candidates[0] if candidates else None
+
+
 def _unknown_key(key, where):
     parent, _, leaf = key.rpartition(".")
     siblings = DEFAULTS
     for part in [p for p in parent.split(".") if p]:
         siblings = siblings[part]
-    alias = leaf.lower() if leaf.lower() in siblings else _ALIASES.get(leaf)
-    if alias is not None and "." not in alias and alias in siblings:
-        guess = (parent + "." if parent else "") + alias
-    elif alias is not None and "." in alias:
-        guess = alias
-    else:
-        close = difflib.get_close_matches(leaf, list(siblings), n=1, cutoff=0.5)
-        close = [(parent + "." if parent else "") + close[0]] if close else \
-            difflib.get_close_matches(key, _all_keys(DEFAULTS), n=1, cutoff=0.5)
-        guess = close[0] if close else None
+    guess = suggest_key(key)
     hint = " Did you mean {!r}?".format(guess) if guess else ""
     raise ValueError("unknown config key {!r}{}.{} Keys allowed {}: {}".format(
         key, " in " + where if where else "", hint,
@@ -100,7 +127,7 @@ def _check_type(key, default, value, where):
     if default is None or key in _FREE:
         return
     if value is None:
-        raise TypeError("config key {!r}{} cannot be null; give a {} value like the default {!r}"
+        raise UserTypeError("config key {!r}{} cannot be null; give a {} value like the default {!r}"
                         .format(key, " in " + where if where else "", type(default).__name__,
                                 default))
     if isinstance(default, bool):
@@ -115,9 +142,17 @@ def _check_type(key, default, value, where):
         ok = isinstance(value, dict)
     else:  # pragma: no cover - DEFAULTS only holds the types above
         ok = True
+    if not ok and isinstance(default, dict):
+        first = "name" if "name" in default else ("path" if "path" in default else None)
+        example = " e.g. {}.{}={}".format(key, first, value) if first else ""
+        raise UserTypeError("config key {!r}{} is a group of keys ({}), not a value; set one of "
+                            "them,{}".format(key, " in " + where if where else "",
+                                             ", ".join(sorted(default)), example or " e.g. " +
+                                             "{}.{}=...".format(key, sorted(default)[0])))
     if not ok:
-        raise TypeError("config key {!r}{} must be a {} like the default {!r}, got {!r}".format(
-            key, " in " + where if where else "", type(default).__name__, default, value))
+        raise UserTypeError("config key {!r}{} must be a {} like the default {!r}, got {!r}"
+                            .format(key, " in " + where if where else "", type(default).__name__,
+                                    default, value))
 
 
 def _deep_update(base, update):
@@ -189,8 +224,8 @@ def parse_opt(item):
     return key.strip(), value
 
 
-def _default_of(parts):
-    node = DEFAULTS
+def _default_of(parts, tree=None):
+    node = DEFAULTS if tree is None else tree
     for part in parts:
         if not isinstance(node, dict) or part not in node:
             return None
@@ -230,14 +265,63 @@ def validate_config(cfg):
                 key, cfg[key]))
     if cfg["workers"] < 0:
         raise ValueError("config workers must be >= 0, got {!r}".format(cfg["workers"]))
-    if cfg["optimizer"]["lr"] <= 0:
-        raise ValueError("config optimizer.lr must be > 0, got {!r}".format(
-            cfg["optimizer"]["lr"]))
+    for key, low, high, note in _RANGES:
+        value = _default_of(key.split("."), cfg)
+        if value is None and key in _FREE:
+            continue
+        if (low is not None and not low[0](value, low[1])) or \
+                (high is not None and not high[0](value, high[1])):
+            raise ValueError("config {} = {!r} is out of range: {}".format(key, value, note))
+    sched = cfg["schedule"]
+    if sched["name"] == "step" and any(m < 1 or m > cfg["epochs"] for m in sched["milestones"]):
+        raise ValueError("config schedule.milestones {!r} must lie within 1..epochs ({}) for the "
+                         "step schedule".format(sched["milestones"], cfg["epochs"]))
+    if sched["warmup_epochs"] >= cfg["epochs"]:
+        raise ValueError("config schedule.warmup_epochs = {!r} leaves no epoch after warm-up "
+                         "(epochs = {}); use fewer warm-up epochs".format(
+                             sched["warmup_epochs"], cfg["epochs"]))
+    if sched["min_lr"] > cfg["optimizer"]["lr"]:
+        raise ValueError("config schedule.min_lr = {!r} is above optimizer.lr = {!r}; the "
+                         "schedule would raise the rate".format(sched["min_lr"],
+                                                                cfg["optimizer"]["lr"]))
     scale = cfg["data"]["crop_scale"]
     if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
         raise ValueError("config data.crop_scale must be [low, high] with 0 < low <= high <= 1, "
                          "got {!r}".format(scale))
     return cfg
+
+
+def _gt(a, b):
+    return a > b
+
+
+def _ge(a, b):
+    return a >= b
+
+
+def _lt(a, b):
+    return a < b
+
+
+def _le(a, b):
+    return a <= b
+
+
+# (key, (test, low) or None, (test, high) or None, what the value means): checked on load
+_RANGES = (
+    ("optimizer.lr", (_gt, 0), (_le, 10), "a learning rate > 0 (0.1 for SGD at batch 256)"),
+    ("optimizer.momentum", (_ge, 0), (_lt, 1), "0 <= momentum < 1 (e.g. 0.9)"),
+    ("optimizer.weight_decay", (_ge, 0), (_lt, 1), "0 <= weight decay < 1 (e.g. 1e-4)"),
+    ("label_smoothing", (_ge, 0), (_lt, 1), "0 <= label smoothing < 1 (0 = off, 0.1 typical)"),
+    ("schedule.gamma", (_gt, 0), (_le, 1), "0 < gamma <= 1, the factor at each milestone"),
+    ("schedule.warmup_epochs", (_ge, 0), None, "warm-up epochs >= 0"),
+    ("schedule.min_lr", (_ge, 0), None, "a final learning rate >= 0"),
+    ("seed", (_ge, 0), None, "a seed >= 0"),
+    ("data.image_size", (_ge, 16), (_le, 4096), "a crop side in pixels, 16..4096 (224)"),
+    ("data.val_resize", (_ge, 16), (_le, 8192), "a resize side in pixels >= 16, or null"),
+    ("eval_batch_size", (_ge, 1), None, "a batch size >= 1, or null"),
+    ("num_classes", (_ge, 2), None, "at least 2 classes, or null (the dataset's count)"),
+)
 
 
 def load_config(path=None, opts=None):

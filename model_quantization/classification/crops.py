@@ -12,7 +12,10 @@ import glob
 import json
 import os
 import random
+import shutil
 from collections import Counter, defaultdict
+
+from ..cocojson import read_coco_json
 
 __all__ = ["find_annotation_file", "select_boxes", "make_crops"]
 
@@ -59,6 +62,36 @@ def _crop(image, bbox, context, crop_size):
     return image.crop(box).resize((crop_size, crop_size), resample)
 
 
+def _inside(path, folder):
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _check_output(output, inputs, overwrite):
+    """The crops go to a folder of their own: not one of the inputs or around them, and an
+    existing one is replaced only on ``overwrite`` and only if it holds a crop set."""
+    for folder in inputs:
+        if _inside(output, folder) or _inside(folder, output):
+            raise ValueError("--output {!r} overlaps the input folder {!r}: the crops need a "
+                             "folder of their own, e.g. --output {!r}".format(
+                                 output, folder, os.path.join("output", "crops")))
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise NotADirectoryError("--output {!r} is a file; give a folder for train/ and val/"
+                                 .format(output))
+    entries = sorted(os.listdir(output)) if os.path.isdir(output) else []
+    if not entries:
+        return
+    if not overwrite:
+        raise FileExistsError("output folder {!r} is not empty; choose another --output or "
+                              "pass --overwrite".format(output))
+    foreign = [e for e in entries if e not in ("train", "val", "crops.json")]
+    if foreign or "crops.json" not in entries:
+        raise FileExistsError("--overwrite: output folder {!r} does not hold a crop set made "
+                              "here (no crops.json{}); it is not replaced: choose an empty or "
+                              "new --output".format(output, ", or other files: " +
+                                                    ", ".join(foreign[:5]) if foreign else ""))
+
+
 def make_crops(coco_root, output, num_classes=5, min_instances=10, min_size=24, crop_size=64,
                context=1.2, val_fraction=0.25, max_per_class=None, seed=0, annotations=None,
                images=None, overwrite=False, log=print):
@@ -71,13 +104,14 @@ def make_crops(coco_root, output, num_classes=5, min_instances=10, min_size=24, 
     if not os.path.isdir(images):
         raise FileNotFoundError("image folder {!r} does not exist; pass --images DIR (the folder "
                                 "the annotations' file_name values resolve in)".format(images))
-    if os.path.isdir(output) and os.listdir(output) and not overwrite:
-        raise FileExistsError("output folder {!r} is not empty; choose another --output or "
-                              "pass --overwrite".format(output))
+    _check_output(output, [coco_root, images, os.path.dirname(os.path.abspath(annotations))],
+                  overwrite)
     if not 0 < val_fraction < 1:
         raise ValueError("val_fraction must be between 0 and 1, got {!r}".format(val_fraction))
-    with open(annotations) as f:
-        coco = json.load(f)
+    coco = read_coco_json(annotations)
+    final, output = output, output.rstrip("/" + os.sep) + ".partial"
+    if os.path.isdir(output):
+        shutil.rmtree(output)  # debris of an interrupted earlier call: ours, never the user's
     files = {im["id"]: im["file_name"] for im in coco["images"]}
     boxes = select_boxes(coco, num_classes, min_instances, min_size)
     rng = random.Random(seed)
@@ -109,6 +143,10 @@ def make_crops(coco_root, output, num_classes=5, min_instances=10, min_size=24, 
                 "seed": seed, "counts": counts}
     with open(os.path.join(output, "crops.json"), "w") as f:
         json.dump(manifest, f, indent=2)
+    if os.path.isdir(final):  # empty, or an earlier crop set replaced on --overwrite
+        shutil.rmtree(final)
+    os.rename(output, final)
+    output = final
     log("{:<20} {:>6} {:>6}".format("class", "train", "val"))
     for name, c in counts.items():
         log("{:<20} {:>6} {:>6}".format(name, c["train"], c["val"]))

@@ -67,6 +67,9 @@ def parse_args(argv=None):
         if key.startswith("-"):
             parser.error("unknown option {!r} among the config overrides (options go before the "
                          "KEY VALUE pairs; see --help)".format(key))
+    if args.num_gpus < 0:
+        parser.error("--num-gpus {} is negative: give the number of GPUs per machine, or 0 to "
+                     "run on the CPU".format(args.num_gpus))
     return args
 
 

@@ -15,6 +15,8 @@ detectron2 lazily.
 import glob
 import os
 
+from ..cocojson import check_coco_json
+
 __all__ = ["COCO_SPLITS", "TINY_NAMES", "resolve_dataset", "tiny_coco_files",
            "register_datasets", "data_dir"]
 
@@ -44,7 +46,7 @@ def tiny_coco_files(folder, split):
         raise FileNotFoundError("small COCO folder {!r} has no annotations/instances_*.json "
                                 "(looked in {!r}); {}".format(folder, ann_dir, fix))
     preferred = [j for j in jsons if os.path.basename(j).startswith("instances_" + split)]
-    return (preferred or jsons)[0], images
+    return check_coco_json((preferred or jsons)[0]), images
 
 
 def resolve_dataset(name, data_root=None, tiny_coco=None):
@@ -73,7 +75,7 @@ def resolve_dataset(name, data_root=None, tiny_coco=None):
                     "coco/{}, coco/annotations/ (now DATA_DIR={!r}), or train on a small folder "
                     "with --tiny-coco DIR and DATASETS.TRAIN \"('tiny_coco_train',)\"".format(
                         name, what, os.path.abspath(path), split, root))
-        return ann, images
+        return check_coco_json(ann), images
     return None
 
 

@@ -271,8 +271,13 @@ def main(args):
         model = trainer_cls.build_model(cfg)
         _check_quantized(cfg, model)
         weights = _eval_weights(cfg, args.resume)
+        if not weights:
+            raise ValueError(
+                "--eval-only with MODEL.WEIGHTS empty would evaluate a randomly initialized "
+                "detector; give the trained detector's checkpoint: MODEL.WEIGHTS "
+                "path/model_final.pth (make eval CHECKPOINT=path/model_final.pth)")
         if _local_file(weights):
-            load_fitted(model, weights, role="MODEL.WEIGHTS", log=_log.info)
+            load_fitted(model, weights, role="MODEL.WEIGHTS", log=_log.info, complete=True)
         else:
             from detectron2.checkpoint import DetectionCheckpointer
             DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).load(weights)

@@ -93,11 +93,25 @@ def fit_state_dict(state, model_state, path, role="weights"):
     return fitted, info
 
 
-def load_fitted(model, path, role="weights", log=None):
-    """Check ``path`` against ``model`` and copy its tensors in (non-strict); return the info."""
+def load_fitted(model, path, role="weights", log=None, complete=False):
+    """Check ``path`` against ``model`` and copy its tensors in (non-strict); return the info.
+
+    ``complete=True`` (evaluation) also requires every learnable parameter of the model in the
+    file: a backbone-only file or a checkpoint of another detector is a
+    :class:`WeightsMismatchError`, not an evaluation of randomly initialized layers.
+    """
     log = log or _log.info
     state = extract_model_state(load_checkpoint(path, weights_only=False), path)
     fitted, info = fit_state_dict(state, model.state_dict(), path, role)
+    if complete:
+        params = [name for name, _ in model.named_parameters()]
+        absent = [name for name in params if name not in fitted]
+        if absent:
+            raise WeightsMismatchError(
+                "{} file {!r} lacks {} of the model's {} parameters ({}): it is not a trained "
+                "checkpoint of this detector (a backbone file, or another config's). Evaluate "
+                "the model_final.pth of a run of this config".format(
+                    role, path, len(absent), len(params), _listing(absent, 4)))
     model.load_state_dict(fitted, strict=False)
     log("loaded {} {!r}: {} tensors{}; {} model tensors not in the file{}".format(
         role, path, len(info["matched"]),
