@@ -29,7 +29,8 @@ import yaml
 
 from .checkpoint import file_mode
 
-__all__ = ["collect_environment", "write_run_record", "project_root", "DEFAULT_BUILD_INFO"]
+__all__ = ["collect_environment", "write_run_record", "mark_run_failed", "project_root",
+           "DEFAULT_BUILD_INFO"]
 
 DEFAULT_BUILD_INFO = "/etc/mq-build-info.json"
 # module name -> distribution name (for a version when the module has no __version__)
@@ -195,6 +196,24 @@ def _config_text(config):
         return config.dump()
     raise TypeError("config must be a dict, a yacs CfgNode or yaml text, got {}".format(
         type(config).__name__))
+
+
+def mark_run_failed(output_dir, exc):
+    """Mark the run record in ``output_dir`` (if any) ``status: failed`` with the error, keeping
+    the rest of ``extra.json``. Never raises: it runs while another error propagates."""
+    path = os.path.join(os.fspath(output_dir), "run_record", "extra.json")
+    try:
+        extra = {}
+        if os.path.isfile(path):
+            with open(path) as f:
+                extra = json.load(f)
+        if not os.path.isdir(os.path.dirname(path)):
+            return None
+        extra.update(status="failed", error="{}: {}".format(type(exc).__name__, exc))
+        _write_text(path, json.dumps(extra, indent=2, sort_keys=True, default=str) + "\n")
+        return path
+    except (OSError, ValueError):
+        return None
 
 
 def write_run_record(output_dir, config=None, policy=None, quant_report=None, extra=None):

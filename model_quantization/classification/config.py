@@ -127,9 +127,9 @@ def _check_type(key, default, value, where):
     if default is None or key in _FREE:
         return
     if value is None:
-        raise UserTypeError("config key {!r}{} cannot be null; give a {} value like the default {!r}"
-                        .format(key, " in " + where if where else "", type(default).__name__,
-                                default))
+        raise UserTypeError("config key {!r}{} cannot be null; give a {} value like the "
+                            "default {!r}".format(key, " in " + where if where else "",
+                                                  type(default).__name__, default))
     if isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, (int, float)):

@@ -18,7 +18,7 @@ import sys
 import torch
 from torch import nn
 
-from ..runrecord import write_run_record
+from ..runrecord import mark_run_failed, write_run_record
 from .data import build_datasets, build_loaders, seed_epoch
 from .distributed import barrier, setup_distributed
 from .engine import evaluate, make_grad_scaler, train_one_epoch
@@ -72,7 +72,17 @@ def _setup_logger(output, is_main):
     return log, handlers
 
 
-def _prepare_output(output, resume, overwrite, ctx):
+def _check_init_outside(output, init):
+    """``--init`` must not be a file of the run folder this run writes (or replaces)."""
+    if init and os.path.realpath(os.path.dirname(os.path.abspath(init))) == \
+            os.path.realpath(output) and os.path.basename(init) in RUN_FILES:
+        raise ValueError("--init {!r} is a file of --output {!r}, which this run writes over; "
+                         "copy it elsewhere first, pass --resume to continue that run, or choose "
+                         "another --output".format(init, output))
+
+
+def _prepare_output(output, resume, overwrite, ctx, init=None):
+    _check_init_outside(output, init)
     found = check_output_dir(output, resume, overwrite)
     barrier()
     if ctx.is_main:
@@ -91,12 +101,14 @@ def train(cfg, output, data=None, init=None, resume=False, overwrite=False):
     output = os.path.abspath(os.fspath(output))
     log, handlers = logging.getLogger(LOGGER_NAME), []
     try:
-        _prepare_output(output, resume, overwrite, ctx)
+        _prepare_output(output, resume, overwrite, ctx, init)
         log, handlers = _setup_logger(output, ctx.is_main)
         try:
             return _train(copy.deepcopy(cfg), output, data, init, resume, ctx, log)
         except Exception as exc:
             log.error("run failed: %s: %s", type(exc).__name__, exc)
+            if ctx.is_main:
+                mark_run_failed(output, exc)
             raise
     finally:
         for h in handlers:

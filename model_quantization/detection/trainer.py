@@ -9,10 +9,12 @@ reported with file and closest key, policy path resolved, datasets checked and r
 training: build, refuse a model the fork left in full precision when the config asks for
 quantization, initialise (resume / double init / single pass), write the run record, train.
 """
+import json
 import logging
 import os
 import re
 
+from ..runrecord import mark_run_failed
 from .cli import check_output_dir
 from .datasets import register_datasets
 from .evaluation import format_ap_table, write_eval_metrics
@@ -287,13 +289,48 @@ def main(args):
                     {"mode": "eval", "weights": weights})
         _report_results(cfg, args, results, weights)
         return results
+    _check_inputs_outside(cfg)
     trainer = trainer_cls(cfg)
     raw_model = getattr(trainer.model, "module", trainer.model)
     _check_quantized(cfg, raw_model)
     init = initialize(trainer, cfg, args.resume)
     if comm.is_main_process():
-        _record(cfg, raw_model, args, cfg.OUTPUT_DIR, {"mode": "train", "init": init})
-    with unoptimized_torchscript():  # same gradients in a resumed process (see resume.py)
-        results = trainer.train() or getattr(trainer, "_last_eval_results", None)
+        _record(cfg, raw_model, args, cfg.OUTPUT_DIR,
+                {"mode": "train", "init": init, "status": "running"})
+    try:
+        with unoptimized_torchscript():  # same gradients in a resumed process (see resume.py)
+            results = trainer.train() or getattr(trainer, "_last_eval_results", None)
+    except Exception as exc:
+        if comm.is_main_process():
+            mark_run_failed(cfg.OUTPUT_DIR, exc)
+        raise
+    if comm.is_main_process():
+        _set_status(cfg.OUTPUT_DIR, "finished")
     _report_results(cfg, args, results, os.path.join(cfg.OUTPUT_DIR, "model_final.pth"))
     return results
+
+
+def _check_inputs_outside(cfg):
+    """The checkpoints a run starts from are not files it writes (model_*.pth in OUTPUT_DIR)."""
+    out = os.path.realpath(cfg.OUTPUT_DIR)
+    for key in ("MODEL.WEIGHTS", "MODEL.EXTRA_WEIGHTS"):
+        path = cfg.MODEL.WEIGHTS if key == "MODEL.WEIGHTS" else cfg.MODEL.EXTRA_WEIGHTS
+        if not _local_file(path):
+            continue
+        name = os.path.basename(path)
+        if os.path.realpath(os.path.dirname(os.path.abspath(path))) == out and \
+                re.match(r"^model_(final|\d+)\.pth$", name):
+            raise ValueError("{} {!r} lies in OUTPUT_DIR {!r}, where this run writes its own "
+                             "{}: it would be replaced. Copy it elsewhere, or use --resume to "
+                             "continue that run".format(key, path, cfg.OUTPUT_DIR, name))
+
+
+def _set_status(output_dir, status):
+    path = os.path.join(output_dir, "run_record", "extra.json")
+    if os.path.isfile(path):
+        with open(path) as f:
+            extra = json.load(f)
+        extra["status"] = status
+        with open(path, "w") as f:
+            json.dump(extra, f, indent=2, sort_keys=True, default=str)
+            f.write("\n")

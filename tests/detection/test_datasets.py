@@ -5,6 +5,8 @@ import pytest
 
 from model_quantization.detection.datasets import resolve_dataset, tiny_coco_files
 
+EMPTY_COCO = '{"images": [], "annotations": [], "categories": []}'
+
 
 def test_resolve_dataset_tiny_val_uses_the_val_json(small_coco):
     json_file, images = resolve_dataset("tiny_coco_val", tiny_coco=small_coco)
@@ -17,7 +19,7 @@ def test_resolve_dataset_tiny_val_uses_the_val_json(small_coco):
 def test_resolve_dataset_tiny_train_falls_back_to_the_only_json(tmp_path):
     (tmp_path / "images").mkdir()
     (tmp_path / "annotations").mkdir()
-    (tmp_path / "annotations" / "instances_val2017.json").write_text("{}")
+    (tmp_path / "annotations" / "instances_val2017.json").write_text(EMPTY_COCO)
     json_file, _ = resolve_dataset("tiny_coco_train", tiny_coco=str(tmp_path))
     assert json_file.endswith("instances_val2017.json")
 
@@ -26,7 +28,7 @@ def test_tiny_coco_files_prefers_the_split_json(tmp_path):
     (tmp_path / "images").mkdir()
     (tmp_path / "annotations").mkdir()
     for split in ("train", "val"):
-        (tmp_path / "annotations" / "instances_{}2017.json".format(split)).write_text("{}")
+        (tmp_path / "annotations" / "instances_{}2017.json".format(split)).write_text(EMPTY_COCO)
     assert tiny_coco_files(str(tmp_path), "train")[0].endswith("instances_train2017.json")
     assert tiny_coco_files(str(tmp_path), "val")[0].endswith("instances_val2017.json")
 
@@ -52,7 +54,7 @@ def test_resolve_dataset_coco_missing_names_path_and_data_dir(tmp_path):
 def test_resolve_dataset_coco_present_returns_json_and_images(tmp_path):
     (tmp_path / "coco" / "val2017").mkdir(parents=True)
     (tmp_path / "coco" / "annotations").mkdir()
-    (tmp_path / "coco" / "annotations" / "instances_val2017.json").write_text("{}")
+    (tmp_path / "coco" / "annotations" / "instances_val2017.json").write_text(EMPTY_COCO)
     json_file, images = resolve_dataset("coco_2017_val", data_root=str(tmp_path))
     assert json_file == str(tmp_path / "coco" / "annotations" / "instances_val2017.json")
     assert images == str(tmp_path / "coco" / "val2017")

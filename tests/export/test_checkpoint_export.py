@@ -45,7 +45,7 @@ def test_export_checkpoint_refuses_to_overwrite(r18_state, tmp_path):
     src, dst = tmp_path / "in.pth", tmp_path / "out.pth"
     torch.save(r18_state, str(src))
     dst.write_bytes(b"keep me")
-    with pytest.raises(FileExistsError, match="overwrite=True"):
+    with pytest.raises(FileExistsError, match="--overwrite"):
         export_checkpoint(str(src), str(dst), "resnet18")
     assert dst.read_bytes() == b"keep me"
     export_checkpoint(str(src), str(dst), "resnet18", overwrite=True)
