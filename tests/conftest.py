@@ -6,6 +6,7 @@ are made importable by putting their folders on ``sys.path`` here.
 """
 import functools
 import pathlib
+import random
 import sys
 
 import pytest
@@ -48,3 +49,32 @@ def small_coco(tmp_path_factory):
     set of shapes (model_quantization.detection.shapes), generated once, in about a second."""
     from model_quantization.detection.shapes import make_shapes
     return make_shapes(str(tmp_path_factory.mktemp("shapes")), seed=0)
+
+
+CLASSES = ("blue", "green", "red")
+_COLOURS = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200)}
+
+
+def _make_split(root, split, per_class, rng):
+    from PIL import Image
+
+    for name in CLASSES:
+        folder = root / split / name
+        folder.mkdir(parents=True)
+        for i in range(per_class):
+            base = _COLOURS[name]
+            pixels = [tuple(min(255, max(0, c + rng.randint(-40, 40))) for c in base)
+                      for _ in range(24 * 24)]
+            img = Image.new("RGB", (24, 24))
+            img.putdata(pixels)
+            img.save(folder / "{}_{}.png".format(name, i))
+
+
+@pytest.fixture(scope="session")
+def tiny_folder(tmp_path_factory):
+    """``<root>/train/<class>/*.png`` (8 per class) and ``<root>/val/...`` (3 per class)."""
+    root = tmp_path_factory.mktemp("tiny_imagefolder")
+    rng = random.Random(0)
+    _make_split(root, "train", 8, rng)
+    _make_split(root, "val", 3, rng)
+    return root

@@ -71,7 +71,7 @@ def _check_output(output, inputs, overwrite):
     """The crops go to a folder of their own: not one of the inputs or around them, and an
     existing one is replaced only on ``overwrite`` and only if it holds a crop set."""
     for folder in inputs:
-        if _inside(output, folder) or _inside(folder, output):
+        if _inside(folder, output) or (os.path.isdir(folder) and _inside(output, folder)):
             raise ValueError("--output {!r} overlaps the input folder {!r}: the crops need a "
                              "folder of their own, e.g. --output {!r}".format(
                                  output, folder, os.path.join("output", "crops")))
@@ -104,8 +104,7 @@ def make_crops(coco_root, output, num_classes=5, min_instances=10, min_size=24, 
     if not os.path.isdir(images):
         raise FileNotFoundError("image folder {!r} does not exist; pass --images DIR (the folder "
                                 "the annotations' file_name values resolve in)".format(images))
-    _check_output(output, [coco_root, images, os.path.dirname(os.path.abspath(annotations))],
-                  overwrite)
+    _check_output(output, [coco_root, images, annotations], overwrite)
     if not 0 < val_fraction < 1:
         raise ValueError("val_fraction must be between 0 and 1, got {!r}".format(val_fraction))
     coco = read_coco_json(annotations)

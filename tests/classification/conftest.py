@@ -1,37 +1,7 @@
-"""A tiny synthetic ImageFolder (3 colour-coded classes) and a fast config for trainer tests."""
-import random
-
+"""A fast config for trainer tests (the tiny ImageFolder ``tiny_folder`` is in tests/conftest.py)."""
 import pytest
-from PIL import Image
 
 from model_quantization.classification import load_config
-
-CLASSES = ("blue", "green", "red")
-_COLOURS = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200)}
-
-
-def _make_split(root, split, per_class, rng):
-    for name in CLASSES:
-        folder = root / split / name
-        folder.mkdir(parents=True)
-        for i in range(per_class):
-            base = _COLOURS[name]
-            pixels = [tuple(min(255, max(0, c + rng.randint(-40, 40))) for c in base)
-                      for _ in range(24 * 24)]
-            img = Image.new("RGB", (24, 24))
-            img.putdata(pixels)
-            img.save(folder / "{}_{}.png".format(name, i))
-
-
-@pytest.fixture(scope="session")
-def tiny_folder(tmp_path_factory):
-    """``<root>/train/<class>/*.png`` (8 per class) and ``<root>/val/...`` (3 per class)."""
-    root = tmp_path_factory.mktemp("tiny_imagefolder")
-    rng = random.Random(0)
-    _make_split(root, "train", 8, rng)
-    _make_split(root, "val", 3, rng)
-    return root
-
 
 @pytest.fixture
 def tiny_cfg():
