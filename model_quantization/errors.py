@@ -23,7 +23,7 @@ Standard library only; Python 3.8.
 import os
 import sys
 
-__all__ = ["UserError", "ConfigError", "UserTypeError", "is_anticipated", "one_line",
+__all__ = ["UserError", "ConfigError", "UnknownKeyError", "UserTypeError", "is_anticipated", "one_line",
            "run_cli", "did_you_mean", "DEBUG_ENV", "EXIT_USER_ERROR"]
 
 DEBUG_ENV = "MQ_DEBUG"
@@ -43,6 +43,13 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     """A config value, key or command-line value that cannot be used."""
+
+
+class UnknownKeyError(ConfigError, KeyError):
+    """A config key that does not exist (a ``KeyError`` too, for callers that catch those)."""
+
+    def __str__(self):  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 class UserTypeError(UserError, TypeError):

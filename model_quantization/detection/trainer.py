@@ -14,6 +14,7 @@ import logging
 import os
 import re
 
+from ..errors import UnknownKeyError
 from ..runrecord import mark_run_failed
 from .cli import check_output_dir
 from .datasets import register_datasets
@@ -60,13 +61,13 @@ def _flat_keys(node, prefix=""):
 
 def _explain_unknown_key(exc, cfg, source, fork):
     import difflib
-    match = re.search(r"Non-existent config key: ([A-Za-z0-9_.]+)", str(exc))
+    match = re.search(r"Non-existent (?:config )?key: ([A-Za-z0-9_.]+)", str(exc))
     if not match:
         return None
     key = match.group(1)
     close = difflib.get_close_matches(key, _flat_keys(cfg), n=1, cutoff=0.6)
     hint = ' Did you mean "{}"?'.format(close[0]) if close else ""
-    return KeyError('{}: config key "{}" is not known to the {} config (check the spelling and '
+    return UnknownKeyError('{}: config key "{}" is not known to the {} config (check the spelling and '
                     "the section it is under).{}".format(source, key, fork, hint))
 
 
@@ -101,7 +102,7 @@ def merge_config(config_file, opts=()):
                           ("command-line overrides", lambda: cfg.merge_from_list(list(opts)))):
         try:
             merge()
-        except KeyError as exc:
+        except (KeyError, AssertionError) as exc:  # yacs: KeyError from files, assert from lists
             better = _explain_unknown_key(exc, cfg, source, fork)
             if better is None:
                 raise
@@ -267,6 +268,8 @@ def main(args):
     adet = uses_adelaidet(args.config_file)
     check_output_dir(cfg.OUTPUT_DIR, resume=args.resume, overwrite=args.overwrite,
                      eval_only=args.eval_only)
+    if not args.eval_only:
+        _check_inputs_outside(cfg)
     default_setup(cfg, args)
     trainer_cls = build_trainer_class(adet)
     if args.eval_only:
@@ -289,7 +292,6 @@ def main(args):
                     {"mode": "eval", "weights": weights})
         _report_results(cfg, args, results, weights)
         return results
-    _check_inputs_outside(cfg)
     trainer = trainer_cls(cfg)
     raw_model = getattr(trainer.model, "module", trainer.model)
     _check_quantized(cfg, raw_model)

@@ -3,6 +3,7 @@ import pytest
 
 from model_quantization.classification import load_config
 
+
 @pytest.fixture
 def tiny_cfg():
     """A config that trains ResNet-18 on 16-pixel images in about a second per epoch."""
