@@ -23,8 +23,8 @@ Standard library only; Python 3.8.
 import os
 import sys
 
-__all__ = ["UserError", "ConfigError", "UnknownKeyError", "UserTypeError", "is_anticipated", "one_line",
-           "run_cli", "did_you_mean", "DEBUG_ENV", "EXIT_USER_ERROR"]
+__all__ = ["UserError", "ConfigError", "UnknownKeyError", "UserTypeError", "is_anticipated",
+           "one_line", "run_cli", "did_you_mean", "DEBUG_ENV", "EXIT_USER_ERROR"]
 
 DEBUG_ENV = "MQ_DEBUG"
 EXIT_USER_ERROR = 2

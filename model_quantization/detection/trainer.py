@@ -67,8 +67,8 @@ def _explain_unknown_key(exc, cfg, source, fork):
     key = match.group(1)
     close = difflib.get_close_matches(key, _flat_keys(cfg), n=1, cutoff=0.6)
     hint = ' Did you mean "{}"?'.format(close[0]) if close else ""
-    return UnknownKeyError('{}: config key "{}" is not known to the {} config (check the spelling and '
-                    "the section it is under).{}".format(source, key, fork, hint))
+    return UnknownKeyError('{}: config key "{}" is not known to the {} config (check the spelling '
+                           "and the section it is under).{}".format(source, key, fork, hint))
 
 
 def _resolve_policy(policy):

@@ -1,4 +1,4 @@
-"""A fast config for trainer tests (the tiny ImageFolder ``tiny_folder`` is in tests/conftest.py)."""
+"""A fast config for trainer tests (``tiny_folder`` is in tests/conftest.py)."""
 import pytest
 
 from model_quantization.classification import load_config
