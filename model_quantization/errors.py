@@ -23,8 +23,8 @@ Standard library only; Python 3.8.
 import os
 import sys
 
-__all__ = ["UserError", "ConfigError", "UnknownKeyError", "UserTypeError", "is_anticipated",
-           "one_line", "run_cli", "did_you_mean", "DEBUG_ENV", "EXIT_USER_ERROR"]
+__all__ = ["UserError", "ConfigError", "UnknownKeyError", "UserTypeError", "ForksMissingError",
+           "is_anticipated", "one_line", "run_cli", "did_you_mean", "DEBUG_ENV", "EXIT_USER_ERROR"]
 
 DEBUG_ENV = "MQ_DEBUG"
 EXIT_USER_ERROR = 2
@@ -50,6 +50,10 @@ class UnknownKeyError(ConfigError, KeyError):
 
     def __str__(self):  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class ForksMissingError(UserError, ImportError):
+    """The pinned forks are not importable where a step needs them."""
 
 
 class UserTypeError(UserError, TypeError):

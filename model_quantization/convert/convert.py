@@ -14,6 +14,7 @@ import difflib
 
 from torch import nn
 
+from ..errors import UserTypeError
 from ..nn import QuantConv2d, QuantLinear
 from .report import summarize
 
@@ -43,11 +44,11 @@ def _as_names(value, what):
     try:
         names = list(value)
     except TypeError:
-        raise TypeError("{} must be a module name or a list of module names, got {!r}".format(
+        raise UserTypeError("{} must be a module name or a list of module names, got {!r}".format(
             what, value)) from None
     for n in names:
         if not isinstance(n, str):
-            raise TypeError("{} entries must be module-name strings, got {!r} in {!r}".format(
+            raise UserTypeError("{} entries must be module-name strings, got {!r} in {!r}".format(
                 what, n, value))
     return names
 
@@ -59,20 +60,20 @@ def _as_spec(value, where):
     if isinstance(value, dict):
         from ..quantizers.spec import QuantSpec
         return QuantSpec.from_dict(value)
-    raise TypeError("{} must be a QuantSpec, a dict for QuantSpec.from_dict, or None for float; "
-                    "got {!r}".format(where, value))
+    raise UserTypeError("{} must be a QuantSpec, a dict for QuantSpec.from_dict, or None for "
+                        "float; got {!r}".format(where, value))
 
 
 def _normalize_overrides(overrides):
     if overrides is None:
         return {}
     if not isinstance(overrides, dict):
-        raise TypeError("overrides must be a dict {{module name or prefix: {{'weight': spec, "
+        raise UserTypeError("overrides must be a dict {{module name or prefix: {{'weight': spec, "
                         "'activation': spec}}}}, got {!r}".format(type(overrides).__name__))
     out = {}
     for key, value in overrides.items():
         if not isinstance(key, str) or not isinstance(value, dict):
-            raise TypeError("overrides[{!r}] must map a module-name string to a dict with keys "
+            raise UserTypeError("overrides[{!r}] must map a module-name string to a dict with keys "
                             "'weight' and/or 'activation', got {!r}".format(key, value))
         bad = sorted(set(value) - set(_ROLES))
         if bad:

@@ -14,6 +14,8 @@ import os
 
 import yaml
 
+from ..errors import UnknownKeyError
+
 __all__ = ["DEFAULT_EXPERIMENTS", "EXPERIMENT_FIELDS", "load_experiments", "find_experiment",
            "load_config_chain", "config_value", "render_makefile", "repo_root"]
 
@@ -43,12 +45,12 @@ def _check_row(row, index, path):
     where = "{} (experiment #{} {!r})".format(path, index, row.get("name"))
     unknown = sorted(set(row) - set(EXPERIMENT_FIELDS) - set(_OPTIONAL_FIELDS))
     if unknown:
-        raise KeyError("{}: unknown field {!r}; allowed: {}.{}".format(
+        raise UnknownKeyError("{}: unknown field {!r}; allowed: {}.{}".format(
             where, unknown[0], ", ".join(EXPERIMENT_FIELDS + _OPTIONAL_FIELDS),
             _suggest(unknown[0], EXPERIMENT_FIELDS + _OPTIONAL_FIELDS)))
     missing = [f for f in EXPERIMENT_FIELDS if f not in row]
     if missing:
-        raise KeyError("{}: missing field(s) {}; every row needs {} (null where it does not "
+        raise UnknownKeyError("{}: missing field(s) {}; every row needs {} (null where it does not "
                        "apply)".format(where, ", ".join(missing), ", ".join(EXPERIMENT_FIELDS)))
     for field, allowed in _CHOICES.items():
         if row[field] not in allowed:
@@ -111,7 +113,7 @@ def find_experiment(key, experiments=None, root=None):
         return None
     names = [r["name"] for r in experiments]
     names += [a for r in experiments for a in r.get("aliases") or []]
-    raise KeyError("unknown experiment {!r}; see configs/experiments.yaml.{}".format(
+    raise UnknownKeyError("unknown experiment {!r}; see configs/experiments.yaml.{}".format(
         key, _suggest(key, names)))
 
 

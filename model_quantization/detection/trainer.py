@@ -14,7 +14,7 @@ import logging
 import os
 import re
 
-from ..errors import UnknownKeyError
+from ..errors import ForksMissingError, UnknownKeyError
 from ..runrecord import mark_run_failed
 from .cli import check_output_dir
 from .datasets import register_datasets
@@ -46,7 +46,7 @@ def _import_forks(adet):
         if adet:
             import adet.modeling  # noqa: F401  (registers OneStageDetector, FCOS, ...)
     except ImportError as exc:
-        raise ImportError("{} ({})".format(FORKS_HINT, exc)) from exc
+        raise ForksMissingError("{} ({})".format(FORKS_HINT, exc)) from exc
 
 
 def _flat_keys(node, prefix=""):

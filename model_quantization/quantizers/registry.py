@@ -2,6 +2,8 @@
 import difflib
 import inspect
 
+from ..errors import UnknownKeyError, UserTypeError
+
 __all__ = ["QUANTIZERS", "register_quantizer", "build_quantizer", "available_methods",
            "accepted_kwargs"]
 
@@ -55,13 +57,13 @@ def build_quantizer(method, **kwargs):
     not take, each naming the bad value and the accepted ones.
     """
     if method not in QUANTIZERS:
-        raise KeyError("unknown quantization method {!r}; known methods: {}.{}".format(
+        raise UnknownKeyError("unknown quantization method {!r}; known methods: {}.{}".format(
             method, ", ".join(available_methods()), _closest(method, QUANTIZERS)))
     cls = QUANTIZERS[method]
     accepted = accepted_kwargs(cls)
     unknown = sorted(set(kwargs) - accepted)
     if unknown:
-        raise TypeError("quantizer {!r} does not take {}; it takes: {}.{}".format(
+        raise UserTypeError("quantizer {!r} does not take {}; it takes: {}.{}".format(
             method, ", ".join(repr(k) for k in unknown), ", ".join(sorted(accepted)),
             _closest(unknown[0], accepted)))
     return cls(**kwargs)

@@ -9,6 +9,7 @@ The role sets the defaults: ``"weight"`` -> ``signed=True``, ``channel_dim=0``,
 ``shape[1]`` for activations).
 """
 
+from ..errors import UserTypeError
 from .base import levels_from_bits
 from .registry import QUANTIZERS, _closest, accepted_kwargs, build_quantizer
 
@@ -43,7 +44,7 @@ class QuantSpec(object):
         allowed = (accepted_kwargs(cls) - set(_DERIVED)) | {"per_channel"}
         unknown = sorted(set(options) - allowed)
         if unknown:
-            raise TypeError("QuantSpec({!r}): unknown option {}; {!r} takes: {}.{}".format(
+            raise UserTypeError("QuantSpec({!r}): unknown option {}; {!r} takes: {}.{}".format(
                 method, ", ".join(repr(k) for k in unknown), method,
                 ", ".join(sorted(allowed)), _closest(unknown[0], allowed)))
         if options.get("per_channel") and "num_groups" in options:
