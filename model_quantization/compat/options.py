@@ -18,6 +18,8 @@ QTool rules reproduced (docs/forks.md, "Config keys"):
 """
 import math
 
+from ..errors import ConfigError
+
 __all__ = ["read_options", "core_kwargs", "GRAD_SCALE_CHOICES"]
 
 GRAD_SCALE_CHOICES = ("none", "fan-scale", "scale-fan", "element-scale", "scale-element")
@@ -32,19 +34,42 @@ def _text(value):
     return str(value).replace("'", "").replace('"', "").strip()
 
 
+def _flag(value, tag, name):
+    """A boolean option: a bool, or a boolean word (``'Flase'`` must not read as True)."""
+    from ..convert.policy import BOOL_WORDS
+    if isinstance(value, bool):
+        return value
+    word = _text(value).lower()
+    if word in BOOL_WORDS:
+        return BOOL_WORDS[word]
+    raise ConfigError("MODEL.QUANTIZATION.{}_{}: {!r} is not a boolean; write True or False"
+                      .format(tag, name, value))
+
+
+def _whole(value, tag, name):
+    try:
+        number = float(_text(value))
+    except ValueError:
+        number = None
+    if number is None or number != int(number):
+        raise ConfigError("MODEL.QUANTIZATION.{}_{}: {!r} is not a whole number (e.g. {}_{}: 2)"
+                          .format(tag, name, value, tag, name))
+    return int(number)
+
+
 def read_options(args, tag, shape):
     """QTool-named attributes for a quantizer of ``tag`` from ``args`` (see module doc)."""
-    bit = int(float(_get(args, tag, "bit", 32)))
-    level = int(_get(args, tag, "level", 0))
+    bit = _whole(_get(args, tag, "bit", 32), tag, "bit")
+    level = _whole(_get(args, tag, "level", 0), tag, "level")
     half_range = getattr(args, tag + "_half_range", None) if args is not None else None
-    half_range = (tag == "fm") if half_range is None else bool(half_range)
+    half_range = (tag == "fm") if half_range is None else _flag(half_range, tag, "half_range")
     stable = getattr(args, tag + "_stable", None) if args is not None else None
     if stable is None:
         stable = getattr(args, "stable", 0) if args is not None else 0
     return {
-        "enable": bool(_get(args, tag, "enable", False)),
+        "enable": _flag(_get(args, tag, "enable", False), tag, "enable"),
         "bit": bit,
-        "num_levels": level if level > 0 else (2 ** bit if bit <= 16 else 0),
+        "num_levels": level if level > 0 else (2 ** bit if 0 <= bit <= 16 else 0),
         "half_range": half_range,
         "boundary": float(_get(args, tag, "boundary", 1.0)),
         "scale": float(_get(args, tag, "scale", 0.5)),
