@@ -52,9 +52,10 @@ def read_coco_json(path):
     return _check_shape(data, path)
 
 
-def check_coco_json(path):
+def check_coco_json(path, image_root=None):
     """Check ``path`` before a run relies on it: parsed in full up to ``FULL_CHECK_BYTES``,
-    else its first bytes must open a json object. Returns ``path``."""
+    else its first bytes must open a json object. When parsed and ``image_root`` is given, every
+    image it names must be a file there. Returns ``path``."""
     path = os.fspath(path)
     if os.path.isfile(path) and os.path.getsize(path) > FULL_CHECK_BYTES:
         with open(path, "rb") as f:
@@ -63,5 +64,14 @@ def check_coco_json(path):
             raise AnnotationFileError("annotation file {!r} does not start a json object ({!r}"
                                       "...); {}".format(path, head[:20], _fix()))
         return path
-    read_coco_json(path)
+    data = read_coco_json(path)
+    if image_root is not None:
+        names = [im.get("file_name") for im in data["images"] if isinstance(im, dict)]
+        missing = [n for n in names if not n or not os.path.isfile(os.path.join(image_root, n))]
+        if missing:
+            raise AnnotationFileError(
+                "{} of the {} images annotation file {!r} names are not in {!r} (e.g. {}): the "
+                "json and the image folder do not belong together; copy the images or give the "
+                "matching folder".format(len(missing), len(names), path, image_root,
+                                         ", ".join(repr(m) for m in missing[:3])))
     return path

@@ -101,6 +101,7 @@ def train(cfg, output, data=None, init=None, resume=False, overwrite=False):
     output = os.path.abspath(os.fspath(output))
     log, handlers = logging.getLogger(LOGGER_NAME), []
     try:
+        _precheck_inputs(cfg, data, init)
         _prepare_output(output, resume, overwrite, ctx, init)
         log, handlers = _setup_logger(output, ctx.is_main)
         try:
@@ -115,6 +116,22 @@ def train(cfg, output, data=None, init=None, resume=False, overwrite=False):
             log.removeHandler(h)
             h.close()
         ctx.close()
+
+
+def _precheck_inputs(cfg, data, init):
+    """Paths a typo can break, checked before the run folder is made (a full check follows)."""
+    root = data or cfg["data"]["root"]
+    if root:
+        for split in (cfg["data"]["train_dir"], cfg["data"]["val_dir"]):
+            folder = os.path.join(os.fspath(root), split)
+            if not os.path.isdir(folder):
+                raise FileNotFoundError("dataset folder {!r} does not exist: --data (or data.root) "
+                                        "must hold {}/ and {}/ with one folder per class".format(
+                                            folder, cfg["data"]["train_dir"],
+                                            cfg["data"]["val_dir"]))
+    if init and not os.path.isfile(init):
+        from ..checkpoint import load_checkpoint
+        load_checkpoint(init)  # raises the CheckpointError that says what the path is instead
 
 
 def _resolve_inputs(cfg, data, init):

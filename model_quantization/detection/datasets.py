@@ -46,7 +46,7 @@ def tiny_coco_files(folder, split):
         raise FileNotFoundError("small COCO folder {!r} has no annotations/instances_*.json "
                                 "(looked in {!r}); {}".format(folder, ann_dir, fix))
     preferred = [j for j in jsons if os.path.basename(j).startswith("instances_" + split)]
-    return check_coco_json((preferred or jsons)[0]), images
+    return check_coco_json((preferred or jsons)[0], image_root=images), images
 
 
 def resolve_dataset(name, data_root=None, tiny_coco=None):

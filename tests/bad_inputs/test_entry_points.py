@@ -111,6 +111,16 @@ def test_classifier_missing_data_folder_is_one_line(run_entry, tmp_path):
                   "configs/classification/smoke_resnet18_fp.yaml", "--data",
                   str(tmp_path / "no-such-data"), "--output", str(tmp_path / "run"))
     assert_one_line_error(r, "no-such-data")
+    assert not (tmp_path / "run").exists()  # checked before the run folder is made
+
+
+def test_classifier_missing_init_is_refused_before_the_run_folder_is_made(run_entry, tiny_folder,
+                                                                          tmp_path):
+    r = run_entry("scripts/train_classifier.py", "--config",
+                  "configs/classification/smoke_resnet18_fp.yaml", "--data", str(tiny_folder),
+                  "--output", str(tmp_path / "run"), "--init", str(tmp_path / "typo.pth"))
+    assert_one_line_error(r, "typo.pth", "does not exist")
+    assert not (tmp_path / "run").exists()
 
 
 def test_missing_config_file_is_one_line(run_entry, tmp_path):
@@ -228,3 +238,18 @@ def test_failed_classifier_run_is_marked_failed_and_a_rerun_proceeds(tiny_folder
     assert result["epochs"] == 1
     extra = json.loads((out / "run_record" / "extra.json").read_text())
     assert extra["status"] == "finished"
+
+
+def test_small_coco_folder_whose_json_names_missing_images(tmp_path, small_coco):
+    """A json and an image folder that do not belong together fail before training starts."""
+    import shutil
+
+    from model_quantization.detection.datasets import resolve_dataset
+    folder = tmp_path / "mixed"
+    shutil.copytree(small_coco, str(folder))
+    victims = sorted((folder / "images").iterdir())[:2]
+    for path in victims:
+        path.unlink()
+    with pytest.raises(ValueError, match="2 of the .* images .* are not in") as exc:
+        resolve_dataset("tiny_coco_train", tiny_coco=str(folder))
+    assert "annotation file" in str(exc.value) or "instances_" in str(exc.value)
