@@ -20,9 +20,56 @@ import math
 
 from ..errors import ConfigError
 
-__all__ = ["read_options", "core_kwargs", "GRAD_SCALE_CHOICES"]
+__all__ = ["OPTIONS", "POLICY_ATTRIBUTES", "LIVE", "CORE", "INERT", "FIXED_DEFAULTS", "METHODS",
+           "read_options", "core_kwargs", "GRAD_SCALE_CHOICES"]
 
 GRAD_SCALE_CHOICES = ("none", "fan-scale", "scale-fan", "element-scale", "scale-element")
+
+# QTool's per-layer options, once: (name, kind, default). Every list below derives from it.
+#   read   read from the config (MODEL.QUANTIZATION.<tag>_<name>) by read_options
+#   live   acts on the built core at once when a policy sets it (enable, level count, clip)
+#   core   how the core is built: a policy that changes it rebuilds the core
+#   inert  a QTool option not implemented here: accepted, with a warning when set off its default
+#   meta   bookkeeping a policy may set (index, names)
+# ``default`` is the value a layer starts with when it is not read from the config (None: it is).
+OPTIONS = (
+    ("index", "meta", -1),
+    ("enable", "live", None),
+    ("bit", "live", None),
+    ("num_levels", "live", None),
+    ("level_num", "live", None),
+    ("half_range", "core", None),
+    ("scale", "core", None),
+    ("ratio", "inert", 1.0),
+    ("correlate", "core", None),
+    ("boundary", "core", None),
+    ("quant_group", "core", None),
+    ("adaptive", "core", None),
+    ("grad_type", "core", None),
+    ("grad_scale", "core", None),
+    ("custom", "inert", "none"),
+    ("method", "core", "none"),
+    ("choice", "inert", "none"),
+    ("stable", "core", None),
+    ("clip_val", "live", None),
+    ("progressive", "inert", False),
+    ("adaptive_restore", "inert", False),
+    ("quant_loss_enable", "inert", False),
+    ("quant_loss_function", "inert", "None"),
+    ("quant_loss_alpha", "inert", 0.0),
+    ("prox", "inert", 0.0),
+    ("input_index", "meta", ""),
+    ("name", "meta", ""),
+    ("shared_clip", "meta", ""),
+    ("repeat_mark", "meta", 0),
+)
+POLICY_ATTRIBUTES = tuple(name for name, _, _ in OPTIONS)
+LIVE = tuple(name for name, kind, _ in OPTIONS if kind == "live")
+CORE = tuple(name for name, kind, _ in OPTIONS if kind == "core")
+INERT = {name: default for name, kind, default in OPTIONS if kind == "inert"}
+# attributes a layer starts with that are not read from the config
+FIXED_DEFAULTS = {name: default for name, kind, default in OPTIONS
+                  if kind in ("inert", "meta") and name not in ("index", "ratio", "custom")}
 
 
 def _get(args, tag, name, default):
@@ -36,7 +83,7 @@ def _text(value):
 
 def _flag(value, tag, name):
     """A boolean option: a bool, or a boolean word (``'Flase'`` must not read as True)."""
-    from ..convert.policy import BOOL_WORDS
+    from .policy_file import BOOL_WORDS
     if isinstance(value, bool):
         return value
     word = _text(value).lower()
@@ -112,33 +159,73 @@ def grad_scale_factor(kind, scale, shape):
     return None if factor == 1.0 else factor
 
 
+# Per-method translators: QTool's options -> the method's own quantizer arguments, one function
+# per quantizer (model_quantization/quantizers/<method>.py). Each gets the options, the tag, the
+# tensor shape, the keywords and the clip-group count, and returns the method-specific keywords
+# (the common ones, levels, sign, warm-up and correlate, are added by core_kwargs).
+TRANSLATORS = {}
+
+
+def _translator(method):
+    def register(fn):
+        TRANSLATORS[method] = fn
+        return fn
+    return register
+
+
+def _no_adaptive(method, opts, tag):
+    if opts["adaptive"] != "none":
+        raise ValueError("{}_adaptive={!r}: {} takes no pre-normalisation; set {}_adaptive: "
+                         "'none'".format(tag, opts["adaptive"], method, tag))
+
+
+def _clip_kwargs(opts, tag, shape, groups):
+    return dict(init_clip=float(opts["boundary"]), num_groups=groups,
+                channel_dim=0 if tag == "wt" else 1, grad_type=opts["grad_type"],
+                grad_scale=grad_scale_factor(opts["grad_scale"], opts["scale"], shape))
+
+
+@_translator("lsq")
+def _lsq(opts, tag, shape, keywords, groups):
+    return dict(_clip_kwargs(opts, tag, shape, groups), adaptive=opts["adaptive"])
+
+
+@_translator("pact")
+def _pact(opts, tag, shape, keywords, groups):
+    _no_adaptive("pact", opts, tag)
+    return _clip_kwargs(opts, tag, shape, groups)
+
+
+@_translator("dorefa")
+def _dorefa(opts, tag, shape, keywords, groups):
+    return dict(boundary=float(opts["boundary"]), adaptive=opts["adaptive"],
+                num_groups=1 if tag != "wt" else groups, channel_dim=0 if tag == "wt" else 1)
+
+
+@_translator("lqnet")
+def _lqnet(opts, tag, shape, keywords, groups):
+    _no_adaptive("lqnet", opts, tag)
+    fan = int(math.prod(int(s) for s in shape[1:])) if len(shape) > 1 else 1
+    return dict(scale=float(opts["scale"]), fan_in=fan, num_groups=groups,
+                channel_dim=0 if tag == "wt" else 1, custom_update="custom-update" in keywords,
+                ternary="qtool" if "lq-qtool-ternary" in keywords else "real")
+
+
+# the methods the compat layer can drive (keywords.select_method picks one of them)
+METHODS = tuple(TRANSLATORS)
+
+
 def core_kwargs(method, opts, tag, shape, keywords):
     """Keyword arguments for ``build_quantizer(method, **kwargs)`` from QTool's ``opts``."""
     if opts["num_levels"] < 2:
         raise ValueError("{tag}_enable is True but {tag}_bit={bit} / {tag}_level={lvl} give no "
                          "usable level count; set {tag}_bit (e.g. 2) or {tag}_level (e.g. 3)"
                          .format(tag=tag, bit=opts["bit"], lvl=opts["num_levels"]))
+    if method not in TRANSLATORS:
+        raise ValueError("method {!r} is not one of {}; fix the policy's 'method' value".format(
+            method, ", ".join(METHODS)))
     kw = {"num_levels": int(opts["num_levels"]), "signed": not opts["half_range"],
           "stable": int(opts["stable"]), "correlate": float(opts["correlate"])}
     groups, _ = resolve_groups(opts["quant_group"], tag, shape)
-    channel_dim = 0 if tag == "wt" else 1
-    if method in ("pact", "lqnet") and opts["adaptive"] != "none":
-        raise ValueError("{}_adaptive={!r}: {} takes no pre-normalisation; set {}_adaptive: "
-                         "'none'".format(tag, opts["adaptive"], method, tag))
-    if method in ("lsq", "pact"):
-        kw.update(init_clip=float(opts["boundary"]), num_groups=groups, channel_dim=channel_dim,
-                  grad_type=opts["grad_type"],
-                  grad_scale=grad_scale_factor(opts["grad_scale"], opts["scale"], shape))
-        if method == "lsq":
-            kw["adaptive"] = opts["adaptive"]
-    elif method == "dorefa":
-        kw.update(boundary=float(opts["boundary"]), adaptive=opts["adaptive"],
-                  num_groups=1 if tag != "wt" else groups, channel_dim=channel_dim)
-    elif method == "lqnet":
-        fan = int(math.prod(int(s) for s in shape[1:])) if len(shape) > 1 else 1
-        kw.update(scale=float(opts["scale"]), fan_in=fan, num_groups=groups,
-                  channel_dim=channel_dim, custom_update="custom-update" in keywords,
-                  ternary="qtool" if "lq-qtool-ternary" in keywords else "real")
-    else:  # pragma: no cover - select_method only returns the names above
-        raise AssertionError(method)
+    kw.update(TRANSLATORS[method](opts, tag, shape, keywords, groups))
     return kw

@@ -1,6 +1,6 @@
 """QTool's ``policy`` module: ``read_policy``, ``deploy_on_init``, ``deploy_on_epoch/iteration``.
 
-Built on :mod:`model_quantization.convert.policy` (grammar) and ``policy_apply`` (selection,
+Built on :mod:`model_quantization.compat.policy_file` (grammar) and ``policy_apply`` (selection,
 coercion, checks). Index rules (docs/forks.md, "What the forks import and call" and "Layer
 indices"): every module with ``update_quantization_parameter`` gets the next index in
 ``model.modules()`` order, converted or not; the norm / eltwise (and shuffle / split / concat)
@@ -9,7 +9,7 @@ modules are indexed the same way within their kind.
 Differences from QTool, all louder:
 
 * a policy key that no selected object has, a ``by_tag`` that matches no tag, or an index beyond
-  the model -> :class:`~model_quantization.convert.policy.PolicyError` naming ``file:line`` and
+  the model -> :class:`~model_quantization.compat.policy_file.PolicyError` naming ``file:line`` and
   the closest valid names (QTool ignored them);
 * an ``init`` index that belongs to a layer left unconverted by the config's ``scope`` is
   tolerated with a warning: real fork configs rely on it (FixFPN-lsq-2bit keeps the fixpoint
@@ -19,8 +19,8 @@ Differences from QTool, all louder:
 """
 import torch
 
-from ..convert.policy import PolicyError, parse_policy
-from ..convert.policy_apply import check_policy
+from .policy_apply import check_policy
+from .policy_file import PolicyError, parse_policy
 from .quant import quantization
 from .update import settable_attributes
 

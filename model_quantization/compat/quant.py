@@ -30,15 +30,24 @@ from torch import nn
 from ..quantizers import QUANTIZERS, build_quantizer
 from ..quantizers.registry import accepted_kwargs
 from .keywords import check_keywords, normalize_keywords, select_method
-from .options import core_kwargs, read_options, resolve_groups
-from .update import POLICY_ATTRIBUTES, update_quantization
+from .options import (
+    CORE,
+    FIXED_DEFAULTS,
+    METHODS,
+    POLICY_ATTRIBUTES,
+    core_kwargs,
+    read_options,
+    resolve_groups,
+)
+from .update import update_quantization
 
-__all__ = ["quantization", "POLICY_ATTRIBUTES"]
+__all__ = ["quantization", "POLICY_ATTRIBUTES", "METHODS"]
 
 _LOG = logging.getLogger(__name__)
 _NOTED = set()
 _INNER = "quantizer."
-METHODS = ("lsq", "dorefa", "pact", "lqnet")
+# what _build hands to core_kwargs: the level count and bit width, and every core option
+BUILD_OPTIONS = ("num_levels", "bit") + tuple(name for name in CORE if name != "method")
 
 
 def _note_once(logger, key, message):
@@ -69,10 +78,8 @@ class quantization(nn.Module):  # noqa: N801 - QTool's class name, imported by t
         for name, value in opts.items():
             setattr(self, name, value)
         # QTool attributes a policy may set that change nothing here (logged when set)
-        self.choice, self.progressive, self.adaptive_restore = "none", False, False
-        self.quant_loss_enable, self.quant_loss_function, self.quant_loss_alpha = False, "None", 0.0
-        self.prox, self.input_index, self.name, self.shared_clip, self.repeat_mark = (
-            0.0, "", "", "", 0)
+        for name, default in FIXED_DEFAULTS.items():
+            setattr(self, name, default)
         self.method = "none"
         self.quantizer = None
         if not self.enable:
@@ -100,9 +107,7 @@ class quantization(nn.Module):  # noqa: N801 - QTool's class name, imported by t
     def _build(self):
         if self.method not in QUANTIZERS:  # registered on import of its module
             importlib.import_module("model_quantization.quantizers." + self.method)
-        opts = {k: getattr(self, k) for k in ("num_levels", "half_range", "boundary", "scale",
-                                              "quant_group", "adaptive", "grad_type",
-                                              "grad_scale", "correlate", "stable", "bit")}
+        opts = {k: getattr(self, k) for k in BUILD_OPTIONS}
         kwargs = core_kwargs(self.method, opts, self.tag, self.shape, self.keywords)
         if "ndim" in accepted_kwargs(QUANTIZERS[self.method]):
             kwargs["ndim"] = len(self.shape) if self.shape else 4

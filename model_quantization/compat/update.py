@@ -5,7 +5,7 @@ Semantics (docs/forks.md, "What the forks import and call"):
 * ``index=i`` sets the layer index (logged when it changes).
 * A policy applies when ``by_index`` selects the index (``'all'``, ints, a blank-separated
   string) and ``by_tag``, if given, holds the tag. Every other key naming a policy attribute is
-  coerced to the attribute's type and set (:func:`model_quantization.convert.policy_apply.
+  coerced to the attribute's type and set (:func:`model_quantization.compat.policy_apply.
   assign_attribute`); unknown keys are left to :func:`..policy.deploy_on_init`'s check, which sees
   all layers at once.
 * ``enable``, ``level_num``, ``num_levels`` and ``clip_val`` act on the live core quantizer;
@@ -23,23 +23,10 @@ Semantics (docs/forks.md, "What the forks import and call"):
 """
 import torch
 
-from ..convert.policy_apply import assign_attribute, policy_selects
+from .options import CORE, INERT, POLICY_ATTRIBUTES
+from .policy_apply import assign_attribute, policy_selects
 
 __all__ = ["POLICY_ATTRIBUTES", "update_quantization"]
-
-POLICY_ATTRIBUTES = ("index", "enable", "bit", "num_levels", "level_num", "half_range", "scale",
-                     "ratio", "correlate", "boundary", "quant_group", "adaptive", "grad_type",
-                     "grad_scale", "custom", "method", "choice", "stable", "clip_val",
-                     "progressive", "adaptive_restore", "quant_loss_enable",
-                     "quant_loss_function", "quant_loss_alpha", "prox", "input_index", "name",
-                     "shared_clip", "repeat_mark")
-_LIVE = ("enable", "level_num", "num_levels", "clip_val", "index", "bit")
-_INERT = {"ratio": 1.0, "custom": "none", "choice": "none", "progressive": False,
-          "adaptive_restore": False, "quant_loss_enable": False, "quant_loss_function": "None",
-          "quant_loss_alpha": 0.0, "prox": 0.0}
-_CORE = ("half_range", "boundary", "scale", "quant_group", "adaptive", "grad_type", "grad_scale",
-         "stable", "correlate", "method")
-
 
 def settable_attributes(q):
     """Policy keys ``q`` accepts (those of ``POLICY_ATTRIBUTES`` it currently has)."""
@@ -67,10 +54,10 @@ def _apply(q, parameters):
             _set_levels(q, int(round(shown[0])))
         elif key == "num_levels":
             _set_levels(q, now)
-        if key in _INERT and now != _INERT[key]:
+        if key in INERT and now != INERT[key]:
             q.logger.warning("policy sets {}={!r} for {} index {}: QTool option not implemented "
                              "here, it has no effect".format(key, now, q.tag, q.index))
-        if key in _CORE and not isinstance(now, torch.Tensor) and now != before:
+        if key in CORE and not isinstance(now, torch.Tensor) and now != before:
             changed.append(key)
     if "bit" in parameters and not ({"level_num", "num_levels"} & set(parameters)):
         if "strict-bit" in q.keywords:

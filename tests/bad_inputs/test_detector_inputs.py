@@ -63,8 +63,8 @@ def test_policy_typos_in_the_real_detector_stop_the_run(run_entry, small_coco, t
 
 def test_policy_boolean_words_are_read_as_written(tmp_path):
     """``enable: 0`` / ``no`` / ``FALSE`` mean False (they used to switch quantization on)."""
-    from model_quantization.convert.policy import parse_policy_text
-    from model_quantization.convert.policy_apply import coerce_value
+    from model_quantization.compat.policy_apply import coerce_value
+    from model_quantization.compat.policy_file import parse_policy_text
     for word, expected in (("0", False), ("no", False), ("FALSE", False), ("True", True),
                            ("yes", True)):
         policies = parse_policy_text("on init:\n by_index: 1\n enable: {}\n".format(word))

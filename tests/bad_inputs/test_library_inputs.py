@@ -5,7 +5,7 @@ import types
 import pytest
 
 from model_quantization.compat.options import read_options
-from model_quantization.convert.policy import PolicyError, parse_policy_text
+from model_quantization.compat.policy_file import PolicyError, parse_policy_text
 from model_quantization.errors import is_anticipated
 from model_quantization.quantizers.spec import QuantSpec
 

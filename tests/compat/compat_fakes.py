@@ -10,8 +10,8 @@ from torch import nn
 from yacs.config import CfgNode as CN
 
 from model_quantization.compat.dorefa import RoundSTE
+from model_quantization.compat.policy_apply import assign_attribute, policy_selects
 from model_quantization.compat.quant import quantization
-from model_quantization.convert.policy_apply import assign_attribute, policy_selects
 
 LSQ_2BIT = {"keyword": ["debug", "dorefa", "lsq"], "fm_enable": True, "wt_enable": True,
             "fm_bit": 2.0, "wt_bit": 2.0, "fm_boundary": 1.0, "wt_boundary": 1.0,

@@ -21,7 +21,7 @@ from model_quantization.compat.policy import (
     deploy_on_iteration,
     read_policy,
 )
-from model_quantization.convert.policy import PolicyError
+from model_quantization.compat.policy_file import PolicyError
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 FCOS_R18 = os.path.join(FIXTURES, "policy-fcos-r18-fixpoint.txt")

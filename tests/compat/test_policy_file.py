@@ -1,7 +1,7 @@
-"""convert.policy: QTool's policy-file grammar (docs/forks.md, "The policy file grammar")."""
+"""compat.policy_file: QTool's policy-file grammar (docs/forks.md, "The policy file grammar")."""
 import pytest
 
-from model_quantization.convert.policy import (
+from model_quantization.compat.policy_file import (
     PolicyError,
     parse_index_selector,
     parse_policy,

@@ -1,6 +1,6 @@
 """Applying parsed policies to objects: selection, type coercion, checks against the model.
 
-A policy (see :mod:`model_quantization.convert.policy`) selects objects by ``by_index`` (``'all'``,
+A policy (see :mod:`.policy_file`) selects objects by ``by_index`` (``'all'``,
 an int, a list of ints or a blank-separated string) and optionally ``by_tag`` (a string or a
 list; a tag is selected when it is a member, or for a string a substring, as in QTool). Every
 other key names an attribute to set. The text value is converted to the attribute's current
@@ -17,7 +17,7 @@ import difflib
 
 import torch
 
-from .policy import PolicyError, parse_bool, parse_index_selector
+from .policy_file import PolicyError, parse_bool, parse_index_selector
 
 __all__ = ["SELECTOR_KEYS", "policy_selects", "coerce_value", "assign_attribute", "check_policy",
            "closest"]

@@ -1,15 +1,15 @@
-"""convert.policy_apply: selection, coercion and checks of parsed policies (docs/forks.md,
+"""compat.policy_apply: selection, coercion and checks of parsed policies (docs/forks.md,
 "The policy file grammar")."""
 import pytest
 import torch
 
-from model_quantization.convert.policy import Policy, PolicyError
-from model_quantization.convert.policy_apply import (
+from model_quantization.compat.policy_apply import (
     assign_attribute,
     check_policy,
     coerce_value,
     policy_selects,
 )
+from model_quantization.compat.policy_file import Policy, PolicyError
 
 
 class Target:

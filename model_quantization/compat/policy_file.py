@@ -16,7 +16,7 @@ Grammar (line oriented; reproduces QTool's reader, with loud errors where QTool 
 * Values are stripped. A value with a comma is a list split on commas, else one with blanks is
   a list split on blanks, else a string. List items ``True/true/False/false`` become booleans;
   all else stays text: the receiving module converts it to the type of the attribute it sets
-  (see :mod:`model_quantization.convert.policy_apply`).
+  (see :mod:`model_quantization.compat.policy_apply`).
 * Checked as read, each a :class:`PolicyError` naming ``file:line``: a header naming a section
   no receiver reads (``on iinit:`` would otherwise drop its policies silently); ``enable``
   that is not a boolean word (``True``/``False`` in any case, yes/no, on/off, 1/0: ``Flase``
