@@ -24,7 +24,8 @@ import os
 import sys
 
 __all__ = ["UserError", "ConfigError", "UnknownKeyError", "UserTypeError", "ForksMissingError",
-           "is_anticipated", "one_line", "run_cli", "did_you_mean", "DEBUG_ENV", "EXIT_USER_ERROR"]
+           "is_anticipated", "one_line", "run_cli", "did_you_mean", "closest_matches", "DEBUG_ENV",
+           "EXIT_USER_ERROR"]
 
 DEBUG_ENV = "MQ_DEBUG"
 EXIT_USER_ERROR = 2
@@ -60,11 +61,17 @@ class UserTypeError(UserError, TypeError):
     """A value of the wrong type in a config or policy (text where a number belongs, ...)."""
 
 
-def did_you_mean(word, choices, n=1, cutoff=0.5):
-    """``" Did you mean 'x'?"`` for the closest of ``choices`` to ``word``, or ``""``."""
+def closest_matches(word, choices, n=1, cutoff=0.6):
+    """The up to ``n`` entries of ``choices`` closest to ``word`` (difflib's ratio >= cutoff)."""
     import difflib
-    matches = difflib.get_close_matches(str(word), sorted({str(c) for c in choices}), n=n,
-                                        cutoff=cutoff)
+    return difflib.get_close_matches(str(word), sorted({str(c) for c in choices if c != ""}),
+                                     n=n, cutoff=cutoff)
+
+
+def did_you_mean(word, choices, n=1, cutoff=0.6):
+    """``" Did you mean 'x'?"`` (or ``'x' or 'y'``) for the closest of ``choices`` to ``word``,
+    or ``""``: the one suggestion helper of every message in the project."""
+    matches = closest_matches(word, choices, n=n, cutoff=cutoff)
     if not matches:
         return ""
     return " Did you mean {}?".format(" or ".join(repr(m) for m in matches))

@@ -8,12 +8,11 @@ known key; a value of the wrong type (e.g. text where a number belongs) is a ``T
 The result is a plain dict.
 """
 import copy
-import difflib
 import os
 
 import yaml
 
-from ..errors import UserTypeError
+from ..errors import UserTypeError, closest_matches, did_you_mean
 
 __all__ = ["DEFAULTS", "CHOICES", "load_config", "merge_config", "apply_opts", "parse_opt",
            "validate_config"]
@@ -100,13 +99,11 @@ def suggest_key(key):
         candidates += [k for k in settable if k.rpartition(".")[2].startswith(leaf.lower())
                        or (not parent and k.split(".")[0].startswith(leaf.lower()))]
     same_parent = [k for k in settable if k.rpartition(".")[0] == parent]
-    candidates += [k for k in same_parent
-                   if k.rpartition(".")[2] in difflib.get_close_matches(
-                       leaf, [x.rpartition(".")[2] for x in same_parent], n=1, cutoff=0.6)]
+    candidates += [k for k in same_parent if k.rpartition(".")[2] in closest_matches(
+        leaf, [x.rpartition(".")[2] for x in same_parent])]
     leaves = {k.rpartition(".")[2]: k for k in settable}
-    candidates += [leaves[m] for m in difflib.get_close_matches(leaf, list(leaves), n=1,
-                                                                 cutoff=0.6)]
-    candidates += difflib.get_close_matches(key, settable, n=1, cutoff=0.6)
+    candidates += [leaves[m] for m in closest_matches(leaf, leaves)]
+    candidates += closest_matches(key, settable)
     return candidates[0] if candidates else None
 
 
@@ -255,10 +252,8 @@ def validate_config(cfg):
         for part in key.split("."):
             value = value[part]
         if value not in allowed:
-            close = difflib.get_close_matches(str(value), allowed, n=1)
             raise ValueError("config {} = {!r} is not supported; choose one of {}.{}".format(
-                key, value, ", ".join(allowed), " Did you mean {!r}?".format(close[0])
-                if close else ""))
+                key, value, ", ".join(allowed), did_you_mean(value, allowed)))
     for key in ("epochs", "batch_size", "print_freq"):
         if int(cfg[key]) < 1 or int(cfg[key]) != cfg[key]:
             raise ValueError("config {} must be a whole number >= 1, got {!r}".format(

@@ -15,7 +15,8 @@ with ``pact``), we raise: the run would not be what the config says. Keywords na
 do not implement (``xnor``, ``non-uniform``, ...) raise too. Behaviour and structure keywords
 found in real configs are accepted; those with no effect here are logged once.
 """
-import difflib
+
+from ..errors import did_you_mean
 
 __all__ = ["select_method", "check_keywords", "IGNORED_KEYWORDS", "UNSUPPORTED_KEYWORDS",
            "OUR_KEYWORDS"]
@@ -50,8 +51,7 @@ _KNOWN = (set(METHOD_KEYWORDS) | set(BEHAVIOUR_KEYWORDS) | set(UNSUPPORTED_KEYWO
 
 
 def _did_you_mean(word):
-    match = difflib.get_close_matches(word, sorted(w for w in _KNOWN if w), n=1, cutoff=0.6)
-    return " Did you mean {!r}?".format(match[0]) if match else ""
+    return did_you_mean(word, _KNOWN)
 
 
 def normalize_keywords(keyword):

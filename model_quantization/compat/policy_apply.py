@@ -13,10 +13,10 @@ QTool skipped unknown keys and selections that matched nothing without a word;
 :func:`check_policy` turns both into :class:`PolicyError` naming the policy line, with the closest
 valid names, so a typo cannot leave a layer at the wrong precision unnoticed.
 """
-import difflib
 
 import torch
 
+from ..errors import did_you_mean
 from .policy_file import PolicyError, parse_bool, parse_index_selector
 
 __all__ = ["SELECTOR_KEYS", "policy_selects", "coerce_value", "assign_attribute", "check_policy",
@@ -25,12 +25,9 @@ __all__ = ["SELECTOR_KEYS", "policy_selects", "coerce_value", "assign_attribute"
 SELECTOR_KEYS = ("by_index", "by_tag")
 
 
-def closest(word, choices, n=3):
-    """``" Did you mean 'x'?"`` for the nearest of ``choices``, or ``""``."""
-    match = difflib.get_close_matches(str(word), sorted(set(choices)), n=n, cutoff=0.5)
-    if not match:
-        return ""
-    return " Did you mean {}?".format(" or ".join(repr(m) for m in match))
+def closest(word, choices):
+    """``" Did you mean 'x' or 'y'?"`` for the nearest of ``choices`` (up to three), or ``""``."""
+    return did_you_mean(word, choices, n=3, cutoff=0.5)
 
 
 def _source(policy):

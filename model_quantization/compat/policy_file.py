@@ -42,6 +42,8 @@ import logging
 import os
 import re
 
+from ..errors import closest_matches
+
 __all__ = ["PolicyError", "Policy", "parse_policy", "parse_policy_text", "parse_index_selector",
            "policy_sections", "SECTIONS"]
 
@@ -176,8 +178,7 @@ def parse_policy_text(text, section="init", source="<string>", warn=None):
                                   "'on init:'".format(where, line))
             unknown = [n for n in names if n not in SECTIONS]
             if unknown:
-                import difflib
-                close = difflib.get_close_matches(unknown[0], SECTIONS, n=1, cutoff=0.5)
+                close = closest_matches(unknown[0], SECTIONS, cutoff=0.5)
                 raise PolicyError("{}: section header {!r} names unknown section {!r}{}; the "
                                   "sections are {} (a misspelt header would drop its policies "
                                   "without a word)".format(

@@ -10,11 +10,10 @@ layers, whose quantizers are then replaced) are converted: subclasses with their
 they are and are listed as float in the report. A selection entry that matches no convertible
 layer is an error, never silently ignored.
 """
-import difflib
 
 from torch import nn
 
-from ..errors import UserTypeError
+from ..errors import UserTypeError, did_you_mean
 from ..nn import QuantConv2d, QuantLinear
 from .report import summarize
 
@@ -77,10 +76,8 @@ def _normalize_overrides(overrides):
                             "'weight' and/or 'activation', got {!r}".format(key, value))
         bad = sorted(set(value) - set(_ROLES))
         if bad:
-            close = difflib.get_close_matches(str(bad[0]), _ROLES, n=1)
-            raise ValueError("overrides[{!r}] has key {!r}; allowed keys: 'weight', 'activation'"
-                             "{}".format(key, bad[0], ". Did you mean {!r}?".format(close[0])
-                                         if close else ""))
+            raise ValueError("overrides[{!r}] has key {!r}; allowed keys: 'weight', 'activation'."
+                             "{}".format(key, bad[0], did_you_mean(bad[0], _ROLES)))
         out[key] = {role: _as_spec(spec, "overrides[{!r}][{!r}]".format(key, role))
                     for role, spec in value.items()}
     return out
@@ -90,8 +87,7 @@ def _check_entries(entries, what, layer_names, all_names):
     for entry in entries:
         if any(_matches(entry, n) for n in layer_names):
             continue
-        close = difflib.get_close_matches(entry, [n for n in all_names if n], n=3, cutoff=0.5)
-        hint = " Did you mean {}?".format(" or ".join(repr(c) for c in close)) if close else ""
+        hint = did_you_mean(entry, all_names, n=3, cutoff=0.5)
         raise ValueError("{} entry {!r} matches no convertible nn.Conv2d/nn.Linear layer of the "
                          "model.{} Use a module name (or dotted prefix) from "
                          "model.named_modules().".format(what, entry, hint))

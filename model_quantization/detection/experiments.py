@@ -9,12 +9,11 @@ chains and the Makefile fragment can be checked on any machine.
   detectron2 does (the derived file wins, dicts merge key by key, lists are replaced);
 * ``render_makefile(experiments)`` writes the ``configs/experiments.mk`` fragment.
 """
-import difflib
 import os
 
 import yaml
 
-from ..errors import UnknownKeyError
+from ..errors import UnknownKeyError, did_you_mean
 
 __all__ = ["DEFAULT_EXPERIMENTS", "EXPERIMENT_FIELDS", "load_experiments", "find_experiment",
            "load_config_chain", "config_value", "render_makefile", "repo_root"]
@@ -37,8 +36,7 @@ DEFAULT_EXPERIMENTS = os.path.join(repo_root(), "configs", "experiments.yaml")
 
 
 def _suggest(value, options):
-    close = difflib.get_close_matches(str(value), [str(o) for o in options], n=1)
-    return " Did you mean {!r}?".format(close[0]) if close else ""
+    return did_you_mean(value, options)
 
 
 def _check_row(row, index, path):

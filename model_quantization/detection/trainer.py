@@ -14,7 +14,7 @@ import logging
 import os
 import re
 
-from ..errors import ForksMissingError, UnknownKeyError
+from ..errors import ForksMissingError, UnknownKeyError, did_you_mean
 from ..runrecord import mark_run_failed
 from .cli import check_output_dir
 from .datasets import register_datasets
@@ -60,13 +60,11 @@ def _flat_keys(node, prefix=""):
 
 
 def _explain_unknown_key(exc, cfg, source, fork):
-    import difflib
     match = re.search(r"Non-existent (?:config )?key: ([A-Za-z0-9_.]+)", str(exc))
     if not match:
         return None
     key = match.group(1)
-    close = difflib.get_close_matches(key, _flat_keys(cfg), n=1, cutoff=0.6)
-    hint = ' Did you mean "{}"?'.format(close[0]) if close else ""
+    hint = did_you_mean(key, _flat_keys(cfg))
     return UnknownKeyError('{}: config key "{}" is not known to the {} config (check the spelling '
                            "and the section it is under).{}".format(source, key, fork, hint))
 

@@ -27,11 +27,9 @@ def arch_depth(arch):
     key = str(arch).lower().replace("-", "").replace("_", "")
     if key in ARCHS:
         return ARCHS[key]
-    import difflib
-    close = difflib.get_close_matches(str(arch), list(ARCHS), n=1)
+    from ..errors import did_you_mean
     raise ValueError("unsupported arch {!r}; supported: {}.{}".format(
-        arch, ", ".join(sorted(ARCHS, key=ARCHS.get)),
-        " Did you mean {!r}?".format(close[0]) if close else ""))
+        arch, ", ".join(sorted(ARCHS, key=ARCHS.get)), did_you_mean(arch, ARCHS)))
 
 
 def _is_state_dict(obj):

@@ -1,8 +1,9 @@
 """Helpers shared by the quantizer modules: option checks, grouping, weight standardisation."""
-import difflib
 import weakref
 
 import torch
+
+from ..errors import did_you_mean
 
 __all__ = ["check_choice", "current_levels", "clip_shape", "to_groups", "standardize",
            "check_groups"]
@@ -12,8 +13,7 @@ def check_choice(method, name, value, choices):
     """Raise ``ValueError`` naming ``value``, the allowed ``choices`` and the closest one."""
     if value in choices:
         return value
-    match = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
-    hint = " Did you mean {!r}?".format(match[0]) if match else ""
+    hint = did_you_mean(value, choices)
     raise ValueError("{}: {}={!r} is not supported; use one of {}.{}".format(
         method, name, value, ", ".join(repr(c) for c in choices), hint))
 

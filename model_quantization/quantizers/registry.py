@@ -1,8 +1,7 @@
 """Name -> quantizer class registry, filled by the ``@register_quantizer`` decorator."""
-import difflib
 import inspect
 
-from ..errors import UnknownKeyError, UserTypeError
+from ..errors import UnknownKeyError, UserTypeError, did_you_mean
 
 __all__ = ["QUANTIZERS", "register_quantizer", "build_quantizer", "available_methods",
            "accepted_kwargs"]
@@ -46,8 +45,7 @@ def available_methods():
 
 
 def _closest(word, choices):
-    match = difflib.get_close_matches(str(word), list(choices), n=1)
-    return " Did you mean {!r}?".format(match[0]) if match else ""
+    return did_you_mean(word, choices)
 
 
 def build_quantizer(method, **kwargs):
