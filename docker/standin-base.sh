@@ -21,7 +21,9 @@
 #   - Python is copied from --python-prefix (its version, build options and bundled pip/setuptools),
 #     not the python.org build of the tag's version; PYTHON_VERSION is set to the copied version;
 #   - no GPG_KEY/PYTHON_SHA256 env, apt sources list only SUITE main from MIRROR (no -security/-updates),
-#     package versions are whatever MIRROR serves today;
+#     package versions are whatever MIRROR serves today; an Ubuntu SUITE gets the sources list of the
+#     ubuntu:* images instead (SUITE, -updates, -backports from MIRROR, -security from security.ubuntu.com;
+#     main restricted universe multiverse), so that e.g. jammy's python3.10-venv (universe) installs;
 #   - the image carries the label standin-base=1 so build-info tooling can tell it apart.
 # The copied Python must be built for the same (or an older) glibc than SUITE's, e.g. a pyenv build on
 # a bookworm host for --suite bookworm.
@@ -150,6 +152,19 @@ debootstrap "${debootstrap_args[@]}" >"${work}/debootstrap.log" 2>&1 || {
 }
 t_debootstrap=$((SECONDS - t0))
 log "debootstrap done in ${t_debootstrap}s"
+
+if grep -qs '^ID=ubuntu$' "${rootfs}/etc/os-release"; then
+    # the sources list of the ubuntu:* images (the nvidia/cuda:*-ubuntu* bases inherit it)
+    ubuntu_mirror="${mirror:-http://archive.ubuntu.com/ubuntu}"
+    all_components="main restricted universe multiverse"
+    cat >"${rootfs}/etc/apt/sources.list" <<EOF
+deb ${ubuntu_mirror%/}/ ${suite} ${all_components}
+deb ${ubuntu_mirror%/}/ ${suite}-updates ${all_components}
+deb ${ubuntu_mirror%/}/ ${suite}-backports ${all_components}
+deb http://security.ubuntu.com/ubuntu/ ${suite}-security ${all_components}
+EOF
+    log "apt sources: ${suite}, -updates, -backports, -security (${all_components}), as in ubuntu:* images"
+fi
 
 in_root() { chroot "${rootfs}" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"; }
