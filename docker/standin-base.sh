@@ -45,8 +45,8 @@
 #                    the archive: a snapshot, e.g. https://snapshot.debian.org/archive/debian/20250101T000000Z)
 #   --docker         docker CLI to use (default docker)
 #   --no-slim        keep docs/man pages/locales (default: dpkg excludes them, like debian:*-slim)
-# Needs root (debootstrap, chroot), debootstrap, and a reachable docker daemon; --cuda also curl, gpgv,
-# xz, dpkg-deb and debian-archive-keyring.
+# --cuda also needs curl, gpgv, xz, dpkg-deb and debian-archive-keyring.
+# Needs root (debootstrap, chroot), debootstrap, and a reachable docker daemon.
 set -euo pipefail
 
 # --cuda: SUITE COMPONENT PACKAGE VERSION, from the Debian archive. The CUDA 12.5.0 toolkit (NVIDIA's
