@@ -14,7 +14,8 @@
 # engines): only the base stage of the chosen flavour is built, and RUN --mount passes the site CA secret.
 # There is deliberately no `# syntax=` line: it would make BuildKit pull a frontend image from Docker Hub,
 # which fails offline (air-gapped clusters, registry mirrors); the built-in frontend handles this file.
-# Nothing in the build reaches anything but the package registries (and GitHub for apex on GPU flavours).
+# Nothing in the build reaches anything but the package registries (and GitHub for apex on GPU flavours,
+# unless APEX_COMMIT=none).
 #
 # Build:  make image FLAVOR=current        (passes the build arguments below from git and `id`)
 # Run:    docker run --rm --gpus all IMAGE:TAG help
@@ -93,19 +94,27 @@ WORKDIR /opt/mq
 # as the build secret `site_ca` (make image SITE_CA=...): used by pip and git during the build, never stored.
 ARG TORCH_FROM=index
 ENV MQ_TORCH_FROM=${TORCH_FROM}
+# Two build options for sites and stand-ins; empty (the default) keeps the flavour's own setting.
+# APEX_COMMIT: build apex at another commit, or `none` to build without it (apex comes from GitHub: a build
+# that cannot reach GitHub needs `none`, and the image then has no apex). CUDA_ARCH_LIST: compile the CUDA
+# kernels (apex, the forks) for these architectures instead of the flavour's TORCH_CUDA_ARCH_LIST, e.g. 9.0
+# for Hopper only (a faster build; the image's TORCH_CUDA_ARCH_LIST still names the flavour's list).
+ARG APEX_COMMIT=
+ARG CUDA_ARCH_LIST=
 COPY docker/install.sh docker/apply_patches.sh docker/requirements-*.lock docker/
 RUN --mount=type=secret,id=site_ca,required=false \
     "${MQ_PYTHON}" -m venv /opt/venv \
     && docker/install.sh deps
 
 RUN --mount=type=secret,id=site_ca,required=false \
+    MQ_APEX_COMMIT="${APEX_COMMIT}" TORCH_CUDA_ARCH_LIST="${CUDA_ARCH_LIST:-${TORCH_CUDA_ARCH_LIST:-}}" \
     docker/install.sh apex
 
 # The pinned forks (git submodules; `make image` checks they are checked out at their pins first).
 # FORCE_CUDA=1 and TORCH_CUDA_ARCH_LIST build the CUDA kernels without a GPU.
 COPY forks/ forks/
 COPY docker/patches/ docker/patches/
-RUN docker/install.sh forks
+RUN TORCH_CUDA_ARCH_LIST="${CUDA_ARCH_LIST:-${TORCH_CUDA_ARCH_LIST:-}}" docker/install.sh forks
 
 # This project. The COPY brings the forks' pristine sources back over the patched ones (the compiled
 # extensions stay: .dockerignore keeps them out of the context), so the patches are applied again.

@@ -99,7 +99,7 @@ step_deps() {
 
 step_apex() {
     local commit="${MQ_APEX_COMMIT:-none}"
-    if [ "${commit}" = none ]; then say "apex: skipped (MQ_APEX_COMMIT=none: the cpu flavour has no CUDA)"; return 0; fi
+    if [ "${commit}" = none ]; then say "apex: skipped (MQ_APEX_COMMIT=none; the ${MQ_FLAVOR} flavour's pin is ${apex})"; return 0; fi
     local src; src="$(mktemp -d)"
     git init -q "${src}"
     git -C "${src}" fetch -q --depth 1 https://github.com/NVIDIA/apex.git "${commit}"

@@ -2,6 +2,7 @@
 
 import os
 import re
+import subprocess
 
 import pytest
 from static_helpers import APEX, FLAVORS, ROOT
@@ -201,3 +202,52 @@ def test_dockerfile_entrypoint_is_the_verb_dispatcher(dockerfile):
 def test_dockerfile_forbids_package_downloads_at_run_time(dockerfile):
     env = " ".join(i["value"] for i in dockerfile.structure if i["instruction"] == "ENV")
     assert "PIP_NO_INDEX=1" in env
+
+
+def _run_as_built(run_value, tmp_path, **build_args):
+    """Run a RUN instruction's command the way the build would (its --mount flags dropped), with
+    docker/install.sh replaced by a fake that prints the settings it was given."""
+    fake = tmp_path / "docker" / "install.sh"
+    fake.parent.mkdir(exist_ok=True)
+    fake.write_text("#!/usr/bin/env bash\necho \"steps=$* apex=${MQ_APEX_COMMIT-unset} "
+                    "arch=${TORCH_CUDA_ARCH_LIST-unset}\"\n")
+    fake.chmod(0o755)
+    command = re.sub(r"^(--mount=\S+\s+)+", "", run_value.strip())
+    env = {"PATH": os.environ["PATH"]}
+    env.update(build_args)
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=str(tmp_path), env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def _run_of_step(dockerfile, step):
+    runs = [i["value"] for i in dockerfile.structure if i["instruction"] == "RUN"]
+    found = [r for r in runs if re.search(r"docker/install\.sh %s\s*$" % step, r.strip())]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_dockerfile_apex_commit_and_arch_list_are_build_arguments_defaulting_to_the_flavours(dockerfile):
+    _, _, instructions = _stages(dockerfile)[-1]
+    args = dict(item["value"].partition("=")[::2] for item in instructions if item["instruction"] == "ARG")
+    assert args.get("APEX_COMMIT") == "" and args.get("CUDA_ARCH_LIST") == "", args
+
+
+def test_dockerfile_apex_step_follows_apex_commit(dockerfile, tmp_path):
+    run = _run_of_step(dockerfile, "apex")
+    flavour = {"APEX_COMMIT": "", "CUDA_ARCH_LIST": "", "TORCH_CUDA_ARCH_LIST": "8.0;9.0"}
+    # empty: install.sh's own pin for the flavour (its ${MQ_APEX_COMMIT:-...} default)
+    assert _run_as_built(run, tmp_path, **flavour) == "steps=apex apex= arch=8.0;9.0"
+    skipped = dict(flavour, APEX_COMMIT="none", CUDA_ARCH_LIST="9.0")
+    assert _run_as_built(run, tmp_path, **skipped) == "steps=apex apex=none arch=9.0"
+
+
+def test_dockerfile_forks_step_compiles_for_cuda_arch_list_else_the_flavours_list(dockerfile, tmp_path):
+    run = _run_of_step(dockerfile, "forks")
+    assert _run_as_built(run, tmp_path, CUDA_ARCH_LIST="", TORCH_CUDA_ARCH_LIST="8.0;9.0").endswith(
+        "arch=8.0;9.0")
+    assert _run_as_built(run, tmp_path, CUDA_ARCH_LIST="9.0", TORCH_CUDA_ARCH_LIST="8.0;9.0").endswith(
+        "arch=9.0")
+    # the cpu flavour sets no list: the step must not fail on the unset variable
+    assert _run_as_built(run, tmp_path, CUDA_ARCH_LIST="").endswith("arch=")

@@ -119,3 +119,17 @@ def test_legacy_project_step_restores_the_locks_setuptools(fake_python):
 def test_no_arguments_prints_the_usage(fake_python):
     proc = run(fake_python)
     assert proc.returncode == 2 and "Usage: docker/install.sh STEP..." in proc.stderr
+
+
+@pytest.mark.parametrize("flavor", ["legacy", "current"])
+def test_apex_none_skips_apex_on_a_gpu_flavour_without_fetching_it(fake_python, flavor, tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    write_executable(bin_dir / "git", "#!/bin/sh\necho git was called >&2\nexit 1\n")
+    proc = run(fake_python, "apex", MQ_FLAVOR=flavor, MQ_APEX_COMMIT="none",
+               PATH="%s:%s" % (bin_dir, os.environ["PATH"]))
+    assert proc.returncode == 0, proc.stderr
+    assert "git was called" not in proc.stderr
+    assert "apex: skipped (MQ_APEX_COMMIT=none" in proc.stdout
+    _, log = fake_python
+    assert not log.exists()
