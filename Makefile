@@ -140,7 +140,7 @@ endif
 strip_digits = $(subst 0,,$(subst 1,,$(subst 2,,$(subst 3,,$(subst 4,,$(subst 5,,$(subst 6,,$(subst 7,,$(subst 8,,$(subst 9,,$(1)))))))))))
 is_uint = $(and $(filter 1,$(words $(1))),$(if $(call strip_digits,$(1)),,yes))
 # Several machines: NUM_MACHINES, MACHINE_RANK, DIST_URL (host:port, or tcp://host:port)
-ifeq ($(call is_uint,$(NUM_MACHINES))$(filter-out 0,$(NUM_MACHINES)),)
+ifeq ($(and $(call is_uint,$(NUM_MACHINES)),$(filter-out 0,$(NUM_MACHINES))),)
 $(error NUM_MACHINES=$(NUM_MACHINES) is not a number of machines; use NUM_MACHINES=1 (this machine alone) or the machine count of the job, e.g. NUM_MACHINES=2)
 endif
 ifeq ($(call is_uint,$(MACHINE_RANK)),)
