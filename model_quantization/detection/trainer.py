@@ -22,7 +22,8 @@ from .experiments import find_experiment, load_config_chain, repo_root
 from .resume import RNGState, fast_forward, unoptimized_torchscript
 from .weights import double_init, load_fitted
 
-__all__ = ["FORKS_HINT", "RECIPE_WORLD_SIZE", "schedule_warning", "uses_adelaidet", "merge_config", "setup_config", "quantization_requested",
+__all__ = ["FORKS_HINT", "RECIPE_WORLD_SIZE", "schedule_warning", "uses_adelaidet",
+           "merge_config", "setup_config", "quantization_requested",
            "is_quantized", "count_quantized", "build_trainer_class", "initialize", "main"]
 
 FORKS_HINT = ("the pinned detectron2/AdelaiDet forks are not importable: run inside the image "

@@ -1,4 +1,5 @@
-"""One training process of the two-"node" loopback test (started by torchrun, see test_multinode.py).
+"""One training process of the two-"machine" loopback test (started by torchrun; see
+test_multinode.py).
 
 Runs ``scripts/train_classifier.py``'s ``main`` with this process's arguments, and around it:
 * after each epoch's training (before its evaluation), saves this replica's weights and buffers to

@@ -45,7 +45,7 @@ def test_check_output_dir_allows_an_empty_folder(tmp_path):
     check_output_dir(str(tmp_path / "new"))
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # GPUs and machines (the launcher flags)
 
 def test_parse_args_num_gpus_auto_is_resolved_to_the_visible_gpus(capsys):

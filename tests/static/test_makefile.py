@@ -214,7 +214,7 @@ def test_makefile_smoke_with_a_missing_small_coco_folder_says_so(tmp_path):
     assert "nope not found" in proc.stderr and "leave it empty for the built-in set" in proc.stderr
 
 
-# ---------------------------------------------------------------------------------------------------
+# -------------------------------------------------------------------------------------------------
 # GPUs per machine and several machines
 
 def _fake_nvidia_smi(tmp_path, gpus):
@@ -286,7 +286,8 @@ def test_makefile_two_machines_each_rank_gets_its_command(tmp_path, runner, rank
             "--rdzv_endpoint=node0:29500 --rdzv_id=backbone_low-resnet18_dorefa_w2a2 "
             "--rdzv_conf=is_host=%d scripts/train_classifier.py" % (1 if rank == 0 else 0)) \
         in cls[0]
-    single = [line for line in lines if re.search(r"scripts/(backbone_full|export_detectron2)", line)]
+    single = [line for line in lines
+              if re.search(r"scripts/(backbone_full|export_detectron2)", line)]
     waits = [line for line in lines if "waiting for" in line]
     if rank == 0:  # machine 0 runs the single-process steps
         assert len(single) == 3 and not waits
