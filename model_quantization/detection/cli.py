@@ -124,8 +124,7 @@ def resolve_num_gpus(args, device_count=None):
             import torch
             device_count = torch.cuda.device_count()
         args.num_gpus = device_count
-        print("--num-gpus auto: {} GPU(s) visible{}".format(
-            device_count, "" if device_count else ", training on the CPU"), flush=True)
+        print("--num-gpus auto: {} GPU(s) visible".format(device_count), flush=True)
     if args.num_machines > 1 and args.num_gpus == 0:
         raise ConfigError("--num-machines {} needs GPUs (--num-gpus 0 or no GPU "
                          "visible): detectron2's launcher in the pinned fork uses NCCL; run "
