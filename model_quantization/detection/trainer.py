@@ -43,8 +43,8 @@ def schedule_warning(ims_per_batch, base_lr, max_iter, reference_world_size, wor
 
     detectron2 splits SOLVER.IMS_PER_BATCH over the processes and keeps BASE_LR and MAX_ITER;
     with SOLVER.REFERENCE_WORLD_SIZE set it rescales them itself (auto_scale_workers)."""
-    if reference_world_size or world_size == RECIPE_WORLD_SIZE:
-        return None
+    if reference_world_size or world_size == RECIPE_WORLD_SIZE or ims_per_batch % RECIPE_WORLD_SIZE:
+        return None  # (a batch that does not split over 8 GPUs is no reference schedule: smoke)
     return ("SOLVER.IMS_PER_BATCH {} is split over {} GPU process(es): {:g} image(s) each, with "
             "the config's BASE_LR {} and MAX_ITER {} (the configs' schedules are for {} GPUs, {:g} "
             "image(s) each). To keep {:g} per GPU and scale the learning rate and iterations "

@@ -99,6 +99,7 @@ def test_schedule_warning_on_other_gpu_counts_names_reference_world_size():
     assert "SOLVER.REFERENCE_WORLD_SIZE %d" % RECIPE_WORLD_SIZE in note
     assert schedule_warning(16, 0.01, 90000, 0, RECIPE_WORLD_SIZE) is None
     assert schedule_warning(16, 0.01, 90000, 8, 2) is None  # detectron2 rescales it itself
+    assert schedule_warning(4, 0.01, 200, 0, 1) is None  # the smoke configs' batch of 4
 
 
 @pytest.mark.forks
