@@ -18,7 +18,8 @@ if [ "$#" -eq 0 ]; then
     exit 2
 fi
 : "${SLURM_JOB_NODELIST:?not inside a SLURM allocation: submit with sbatch or run under salloc}"
-head_node=$(scontrol show hostnames "${SLURM_JOB_NODELIST}" | head -n 1)
+# (sed, not head: head would stop reading, and pipefail would fail on scontrol's SIGPIPE)
+head_node=$(scontrol show hostnames "${SLURM_JOB_NODELIST}" | sed -n 1p)
 cd "${SLURM_SUBMIT_DIR:-.}"
 # Single quotes: each node's task expands SLURM_NNODES and SLURM_NODEID itself.
 # shellcheck disable=SC2016

@@ -83,3 +83,18 @@ def test_slurm_example_directives_come_before_any_command():
     first_command = next(i for i, line in enumerate(lines) if line and not line.startswith("#"))
     directives = [i for i, line in enumerate(lines) if line.startswith("#SBATCH")]
     assert directives and max(directives) < first_command  # sbatch stops reading at a command
+
+
+def test_slurm_example_takes_the_first_node_of_a_large_allocation(slurm, tmp_path):
+    """scontrol lists every node; the script must read the first without failing on the rest."""
+    bin_dir = tmp_path / "bin"
+    write_executable(bin_dir / "scontrol", """#!/usr/bin/env bash
+for ((i = 0; i < 20000; i++)); do printf 'node-%05d\\n' "$i"; done
+""")
+    write_executable(bin_dir / "srun", """#!/usr/bin/env bash
+echo "SRUN $*"
+""")
+    for _ in range(3):
+        proc = _run(dict(slurm, SLURM_NNODES="20000"), "report")
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.rstrip().endswith("report DIST_URL=node-00000:29500"), proc.stdout
