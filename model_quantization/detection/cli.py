@@ -126,10 +126,10 @@ def resolve_num_gpus(args, device_count=None):
         args.num_gpus = device_count
         print("--num-gpus auto: {} GPU(s) visible".format(device_count), flush=True)
     if args.num_machines > 1 and args.num_gpus == 0:
-        raise ConfigError("--num-machines {} needs GPUs (--num-gpus 0 or no GPU "
-                         "visible): detectron2's launcher in the pinned fork uses NCCL; run "
-                         "several machines with GPUs, or one machine on the CPU".format(
-                             args.num_machines))
+        raise ConfigError("--num-machines {} needs GPUs (--num-gpus 0 or no GPU visible): "
+                          "detectron2's launcher in the pinned fork uses NCCL; run several "
+                          "machines with GPUs, or one machine on the CPU".format(
+                              args.num_machines))
     return args
 
 
