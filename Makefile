@@ -34,8 +34,25 @@ ifeq ($(origin GPUS),undefined)
 GPUS := $(if $(filter cpu,$(FLAVOR)),none,$(if $(and $(filter local,$(RUNNER)),$(if $(shell command -v nvidia-smi 2>/dev/null),,nogpu)),none,all))
 endif
 HELP_GPUS = GPUs for docker run --gpus: all | "device=0,1" | a count | none (local: CUDA_VISIBLE_DEVICES)
-NUM_GPUS ?= $(if $(filter none,$(GPUS)),0,1)
-HELP_NUM_GPUS = processes per machine for training (0 = CPU)
+# "device=0,1" with its docker quotes or without (the shell usually eats them)
+override GPUS := $(subst ",,$(GPUS))
+# NUM_GPUS follows GPUS: none -> 0 (CPU), a count -> it, device=0,1 -> 2, all -> every GPU nvidia-smi lists
+# (RUNNER=local: those of a CUDA_VISIBLE_DEVICES you set), or auto where this machine has no nvidia-smi:
+# the step counts the GPUs it sees when it starts (torch.cuda.device_count(), inside the container).
+# Recursive (=), so nvidia-smi runs only when a command uses the count.
+gpu_list_len = $(words $(subst $(comma),$(space),$(1)))
+ALL_GPUS = $(if $(and $(filter local,$(RUNNER)),$(filter environment,$(origin CUDA_VISIBLE_DEVICES))),$\
+	$(call gpu_list_len,$(CUDA_VISIBLE_DEVICES)),$(or $(filter-out 0,$(shell nvidia-smi -L 2>/dev/null | grep -c '^GPU ')),auto))
+NUM_GPUS ?= $(if $(filter none,$(GPUS)),0,$(if $(filter device=%,$(GPUS)),$(call gpu_list_len,$(patsubst device=%,%,$(GPUS))),$(if $(filter all,$(GPUS)),$(ALL_GPUS),$(GPUS))))
+HELP_NUM_GPUS = training processes per machine; default from GPUS (all: every GPU, counted); 0 = CPU; auto: counted when the step starts
+NUM_MACHINES ?= 1
+HELP_NUM_MACHINES = machines in the job; each runs the same make command with its own MACHINE_RANK
+MACHINE_RANK ?= 0
+HELP_MACHINE_RANK = this machine's rank, 0 .. NUM_MACHINES-1 (0 hosts the rendezvous, runs the single-process steps)
+DIST_URL ?=
+HELP_DIST_URL = rendezvous host:port on machine 0, reachable from every machine (needed when NUM_MACHINES > 1)
+MACHINE_WAIT ?= 3600
+HELP_MACHINE_WAIT = seconds machines other than 0 wait for a single-process step's file (OUTPUT_DIR shared)
 DATA_DIR ?= data
 HELP_DATA_DIR = datasets: DATA_DIR/coco/{train2017,val2017,annotations} and DATA_DIR/imagenet/{train,val}
 WEIGHTS_DIR ?= weights
@@ -89,7 +106,9 @@ HELP_SHM_SIZE = shared memory of the container (data loader workers)
 DOCKER ?= docker
 HELP_DOCKER = docker client binary
 DOCKER_ARGS ?=
-HELP_DOCKER_ARGS = extra docker run arguments, e.g. --network host (multi-node, or engines whose containers get no network)
+HELP_DOCKER_ARGS = extra docker run arguments, e.g. --device /dev/infiniband --ulimit memlock=-1 (InfiniBand)
+DOCKER_NETWORK ?= $(if $(filter-out 1,$(NUM_MACHINES)),host)
+HELP_DOCKER_NETWORK = docker run --network; default: host when NUM_MACHINES > 1 (NCCL/Gloo between machines), else docker's
 EXPERIMENTS_MK ?= configs/experiments.mk
 HELP_EXPERIMENTS_MK = make fragment defining the experiments (generated from configs/experiments.yaml)
 
@@ -99,9 +118,9 @@ override DATA_DIR := $(call norm_dir,$(DATA_DIR))
 override WEIGHTS_DIR := $(call norm_dir,$(WEIGHTS_DIR))
 override OUTPUT_DIR := $(call norm_dir,$(OUTPUT_DIR))
 
-HELP_VARS := RUNNER FLAVOR IMAGE TAG GPUS NUM_GPUS DATA_DIR WEIGHTS_DIR OUTPUT_DIR CONFIG OPTS CLS_OPTS CHECKPOINT \
+HELP_VARS := RUNNER FLAVOR IMAGE TAG GPUS NUM_GPUS NUM_MACHINES MACHINE_RANK DIST_URL MACHINE_WAIT DATA_DIR WEIGHTS_DIR OUTPUT_DIR CONFIG OPTS CLS_OPTS CHECKPOINT \
 	ARCH TINY_COCO IDS COCO_SPLIT PYTHON VENV VENV_ARGS HOST_PYTHON TORCH_FROM REQUIRE_FORKS SITE_CA BUILD_NETWORK \
-	BUILD_ARGS PYTEST_ARGS SMOKE_ARGS USER_UID USER_GID SHM_SIZE DOCKER DOCKER_ARGS EXPERIMENTS_MK
+	BUILD_ARGS PYTEST_ARGS SMOKE_ARGS USER_UID USER_GID SHM_SIZE DOCKER DOCKER_ARGS DOCKER_NETWORK EXPERIMENTS_MK
 
 # ---------------------------------------------------------------------------------------------------------
 # Input validation (one line each, naming the variable that fixes it)
@@ -115,7 +134,37 @@ ifeq ($(filter $(RUNNER),docker local),)
 $(error RUNNER=$(RUNNER) is unknown; use RUNNER=docker (in the image) or RUNNER=local (native))
 endif
 ifeq ($(filter all none device=% 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16,$(GPUS)),)
-$(error GPUS=$(GPUS) is not understood; use GPUS=all, GPUS=none, GPUS=2 or GPUS='"device=0,1"')
+$(error GPUS=$(GPUS) is not understood; use GPUS=all, GPUS=none, GPUS=2 or GPUS=device=0,1)
+endif
+# a whole number >= 0 (one word of digits)
+strip_digits = $(subst 0,,$(subst 1,,$(subst 2,,$(subst 3,,$(subst 4,,$(subst 5,,$(subst 6,,$(subst 7,,$(subst 8,,$(subst 9,,$(1)))))))))))
+is_uint = $(and $(filter 1,$(words $(1))),$(if $(call strip_digits,$(1)),,yes))
+# Several machines: NUM_MACHINES, MACHINE_RANK, DIST_URL (host:port, or tcp://host:port)
+ifeq ($(and $(call is_uint,$(NUM_MACHINES)),$(filter-out 0,$(NUM_MACHINES))),)
+$(error NUM_MACHINES=$(NUM_MACHINES) is not a number of machines; use NUM_MACHINES=1 (this machine alone) or the machine count of the job, e.g. NUM_MACHINES=2)
+endif
+ifeq ($(call is_uint,$(MACHINE_RANK)),)
+$(error MACHINE_RANK=$(MACHINE_RANK) is not a machine rank; give each machine its rank 0..$(shell echo $$(($(NUM_MACHINES) - 1))), e.g. MACHINE_RANK=$$SLURM_NODEID)
+endif
+ifeq ($(if $(filter 0,$(MACHINE_RANK)),ok,$(shell [ $(MACHINE_RANK) -lt $(NUM_MACHINES) ] && echo ok)),)
+$(error MACHINE_RANK=$(MACHINE_RANK) is not below NUM_MACHINES=$(NUM_MACHINES); give each machine its rank 0..$(shell echo $$(($(NUM_MACHINES) - 1))), e.g. MACHINE_RANK=$$SLURM_NODEID)
+endif
+MULTI_MACHINE := $(filter-out 1,$(NUM_MACHINES))
+DIST_HOSTPORT := $(patsubst tcp://%,%,$(strip $(DIST_URL)))
+DIST_PORT := $(if $(findstring :,$(DIST_HOSTPORT)),$(lastword $(subst :, ,$(DIST_HOSTPORT))))
+DIST_HOST := $(patsubst %:$(DIST_PORT),%,$(DIST_HOSTPORT))
+ifneq ($(MULTI_MACHINE),)
+ifeq ($(DIST_URL),)
+$(error DIST_URL is empty but NUM_MACHINES=$(NUM_MACHINES); pass the rendezvous address of machine 0, e.g. DIST_URL=node0:29500 (the same on every machine))
+endif
+ifeq ($(and $(call is_uint,$(DIST_PORT)),$(shell [ 0$(DIST_PORT) -ge 1 ] && [ 0$(DIST_PORT) -le 65535 ] && echo ok),$(DIST_HOST),$(filter 1,$(words $(DIST_HOSTPORT)))),)
+$(error DIST_URL=$(DIST_URL) is not host:port; use machine 0's address and a free port, e.g. DIST_URL=$(or $(firstword $(subst :, ,$(DIST_HOSTPORT))),node0):29500)
+endif
+endif
+ifneq ($(origin NUM_GPUS),file)
+ifeq ($(or $(filter auto,$(NUM_GPUS)),$(call is_uint,$(NUM_GPUS))),)
+$(error NUM_GPUS=$(NUM_GPUS) is not a process count; use NUM_GPUS=8 (GPUs per machine), NUM_GPUS=0 (CPU) or NUM_GPUS=auto (every GPU the step sees))
+endif
 endif
 ifneq ($(filter cpu,$(FLAVOR)),)
 ifneq ($(GPUS),none)
@@ -154,7 +203,10 @@ BUILT_AT := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 # The shared RUN prefix and the paths commands see (the container's mount points, or the host paths)
 GPU_FLAG = $(if $(filter none,$(GPUS)),,--gpus $(if $(findstring $(comma),$(GPUS)),'"$(GPUS)"',$(GPUS)))
 mount_ro = $(if $(wildcard $(1)),-v $(abspath $(1)):$(2):ro)
-DOCKER_RUN_ARGS = --rm $(GPU_FLAG) --shm-size=$(SHM_SIZE) --user $(USER_UID):$(USER_GID) \
+# the NCCL/Gloo settings of the caller (environment or make command line), passed by name into the container
+DIST_ENV = $(sort $(foreach v,$(filter NCCL_% GLOO_% TORCH_NCCL_%,$(.VARIABLES)),$(if $(filter environment command line,$(origin $(v))),$(v))))
+DOCKER_RUN_ARGS = --rm $(GPU_FLAG)$(if $(DOCKER_NETWORK), --network $(DOCKER_NETWORK)) --shm-size=$(SHM_SIZE) --user $(USER_UID):$(USER_GID) \
+	$(addprefix -e ,$(DIST_ENV)) \
 	$(call mount_ro,$(DATA_DIR),/data) $(call mount_ro,$(WEIGHTS_DIR),/weights) \
 	-v $(abspath $(OUTPUT_DIR)):/outputs $(call mount_ro,$(TINY_COCO),/tiny_coco) \
 	$(if $(wildcard $(TINY_COCO)),-e TINY_COCO=/tiny_coco) \
@@ -219,6 +271,25 @@ NEED_COCO = $(call need_dir,$(DATA_DIR)/coco,set DATA_DIR to the folder holding 
 NEED_IMAGENET = $(call need_dir,$(DATA_DIR)/imagenet,set DATA_DIR to the folder holding imagenet/{train$(comma)val})
 
 # ---------------------------------------------------------------------------------------------------------
+# Launching a training step on NUM_GPUS processes of NUM_MACHINES machines. One machine: exactly the
+# single-machine commands (train_det.py --num-gpus N; torchrun --standalone when N > 1). Several: detectron2's
+# launcher flags for the detector, torchrun's c10d rendezvous at DIST_URL for the classifier (machine 0 hosts
+# its store: is_host, not a guess from the host name).
+DET_LAUNCH = --num-gpus $(NUM_GPUS)$(if $(MULTI_MACHINE), --num-machines $(NUM_MACHINES) --machine-rank $(MACHINE_RANK) --dist-url tcp://$(DIST_HOSTPORT))
+# torchrun's processes per machine: auto -> gpu (torchrun counts them), CPU (0) -> 1
+NPROC = $(if $(filter auto,$(NUM_GPUS)),gpu,$(if $(filter 0,$(NUM_GPUS)),1,$(NUM_GPUS)))
+# $(1): the rendezvous id, the same on every machine (the run's name)
+cls_launch = $(if $(MULTI_MACHINE),-m torch.distributed.run --nnodes=$(NUM_MACHINES) --nproc_per_node=$(NPROC) $\
+	--rdzv_backend=c10d --rdzv_endpoint=$(DIST_HOSTPORT) --rdzv_id=$(1) --rdzv_conf=is_host=$(if $(filter 0,$(MACHINE_RANK)),1,0) ,$\
+	$(if $(filter-out 0 1,$(NUM_GPUS)),-m torch.distributed.run --standalone --nproc_per_node=$(NPROC) ))
+# Single-process steps (backbone-full, export) run on machine 0; the others wait for the file it writes,
+# which they see only if OUTPUT_DIR is one folder shared by every machine.
+OTHER_MACHINE := $(and $(MULTI_MACHINE),$(filter-out 0,$(MACHINE_RANK)))
+wait_for_machine0 = @echo "machine $(MACHINE_RANK) of $(NUM_MACHINES): waiting for $(1) (machine 0 writes it)"; $\
+	for i in $$(seq $(MACHINE_WAIT)); do [ -f $(1) ] && exit 0; sleep 1; done; $\
+	echo "make: $(1) did not appear in $(MACHINE_WAIT) s: machine 0 writes it$(comma) so OUTPUT_DIR must be one folder every machine shares (or raise MACHINE_WAIT)" >&2; exit 1
+
+# ---------------------------------------------------------------------------------------------------------
 # Experiments: configs/experiments.mk defines, per NAME in EXPERIMENTS (and EXPERIMENT_ALIASES):
 # NAME_CONFIG, NAME_INIT, NAME_FP_DETECTOR, NAME_CLS_CONFIG, NAME_ARCH, NAME_WEIGHTS, NAME_EXTRA_WEIGHTS,
 # NAME_OUTPUT. Each detector run is a file target ($(OUTPUT_DIR)/detection/NAME/model_final.pth) whose
@@ -233,7 +304,7 @@ exp_of_config = $(firstword $(foreach e,$(EXPERIMENTS),$(if $(filter $(1),$($(e)
 define EXPERIMENT_RULE
 $(call exp_file,$(1)): $(call host_file,$($(1)_WEIGHTS)) $(if $($(1)_EXTRA_WEIGHTS),$(call host_file,$($(1)_EXTRA_WEIGHTS))) | $$(LOCAL_DEPS) preflight
 	$$(NEED_COCO)
-	$$(RUN)$$(PY) scripts/train_det.py --config-file $($(1)_CONFIG) --num-gpus $$(NUM_GPUS) --data-dir $$(C_DATA) MODEL.WEIGHTS $$(call to_run_path,$(call host_file,$($(1)_WEIGHTS)))$(if $($(1)_EXTRA_WEIGHTS), MODEL.EXTRA_WEIGHTS $$(call to_run_path,$(call host_file,$($(1)_EXTRA_WEIGHTS)))) OUTPUT_DIR $$(call to_run_path,$(call host_file,$($(1)_OUTPUT))) $$(OPTS)
+	$$(RUN)$$(PY) scripts/train_det.py --config-file $($(1)_CONFIG) $$(DET_LAUNCH) --data-dir $$(C_DATA) MODEL.WEIGHTS $$(call to_run_path,$(call host_file,$($(1)_WEIGHTS)))$(if $($(1)_EXTRA_WEIGHTS), MODEL.EXTRA_WEIGHTS $$(call to_run_path,$(call host_file,$($(1)_EXTRA_WEIGHTS)))) OUTPUT_DIR $$(call to_run_path,$(call host_file,$($(1)_OUTPUT))) $$(OPTS)
 endef
 $(foreach e,$(EXPERIMENTS),$(eval $(call EXPERIMENT_RULE,$(e))))
 TRAIN_TARGETS := $(addprefix train-,$(EXPERIMENTS) $(EXPERIMENT_ALIASES))
@@ -285,19 +356,31 @@ endif
 # Recipe steps as file rules
 # 1. full-precision backbone from torchvision's weights file
 $(OUTPUT_DIR)/backbone_full/%/model_best.pth: | $$(LOCAL_DEPS) preflight
+ifneq ($(OTHER_MACHINE),)
+	$(call wait_for_machine0,$@)
+else
 	$(if $(filter $*,$(ARCHS)),,$(call fail,unknown backbone '$*': use ARCH=resnet18$(comma) resnet34 or resnet50))
 	$(call need_file,$(WEIGHTS_DIR)/$(TV_WEIGHTS_$*),put torchvision's $(TV_WEIGHTS_$*) in WEIGHTS_DIR)
 	$(RUN)$(PY) scripts/backbone_full.py --arch $* --weights $(call to_run_path,$(WEIGHTS_DIR)/$(TV_WEIGHTS_$*)) --output $(call to_run_path,$(@D))
-# 2. low-bit backbone: QAT finetuning on ImageNet of configs/classification/<name>.yaml
+endif
+# 2. low-bit backbone: QAT finetuning on ImageNet of configs/classification/<name>.yaml (on every machine)
 $(OUTPUT_DIR)/backbone_low/%/model_best.pth: $(OUTPUT_DIR)/backbone_full/$$(call arch_of_cls,$$*)/model_best.pth | $$(LOCAL_DEPS) preflight
 	$(call need_file,configs/classification/$*.yaml,no classification config of that name; see configs/classification/)
 	$(NEED_IMAGENET)
-	$(RUN)$(PY) $(if $(filter-out 0 1,$(NUM_GPUS)),-m torch.distributed.run --standalone --nproc_per_node=$(NUM_GPUS) )scripts/train_classifier.py --config configs/classification/$*.yaml --data $(C_DATA)/imagenet --output $(call to_run_path,$(@D)) --init $(call to_run_path,$<)$(if $(CLS_OPTS), --opts $(CLS_OPTS))
+	$(RUN)$(PY) $(call cls_launch,backbone_low-$*)scripts/train_classifier.py --config configs/classification/$*.yaml --data $(C_DATA)/imagenet --output $(call to_run_path,$(@D)) --init $(call to_run_path,$<)$(if $(CLS_OPTS), --opts $(CLS_OPTS))
 # 3. export to detectron2 names: the full-precision backbone, and each low-bit one
 $(OUTPUT_DIR)/backbones/torch-r%-fp/model_d2.pth: $(OUTPUT_DIR)/backbone_full/resnet%/model_best.pth | $$(LOCAL_DEPS) preflight
+ifneq ($(OTHER_MACHINE),)
+	$(call wait_for_machine0,$@)
+else
 	$(RUN)$(PY) scripts/export_detectron2.py --input $(call to_run_path,$<) --output $(call to_run_path,$@) --arch resnet$*
+endif
 $(OUTPUT_DIR)/backbones/%/model_d2.pth: $(OUTPUT_DIR)/backbone_low/%/model_best.pth | $$(LOCAL_DEPS) preflight
+ifneq ($(OTHER_MACHINE),)
+	$(call wait_for_machine0,$@)
+else
 	$(RUN)$(PY) scripts/export_detectron2.py --input $(call to_run_path,$<) --output $(call to_run_path,$@) --arch $(call arch_of_cls,$*)
+endif
 # weights that only a person can provide
 $(WEIGHTS_DIR)/%:
 	$(call fail,$@ not found: put it in WEIGHTS_DIR (nothing is downloaded; README: Data and weights layout))
@@ -353,7 +436,7 @@ smoke: | $$(LOCAL_DEPS) preflight ## the recipe's smoke run on TINY_COCO (minute
 	$(RUN)$(PY) scripts/smoke.py $(if $(TINY_COCO),--tiny-coco $(C_TINY) )--output $(C_OUT)/smoke $(SMOKE_ARGS)
 
 eval: | $$(LOCAL_DEPS) preflight ## evaluate a detector: CONFIG, CHECKPOINT (or OPTS="MODEL.WEIGHTS ..."); prints the AP table
-	$(RUN)$(PY) scripts/train_det.py --config-file $(CONFIG) --eval-only --num-gpus $(NUM_GPUS) --data-dir $(C_DATA)$(if $(CHECKPOINT), MODEL.WEIGHTS $(call to_run_path,$(CHECKPOINT))) OUTPUT_DIR $(C_OUT)/eval/$(call name_of,$(CONFIG)) $(OPTS)
+	$(RUN)$(PY) scripts/train_det.py --config-file $(CONFIG) --eval-only $(DET_LAUNCH) --data-dir $(C_DATA)$(if $(CHECKPOINT), MODEL.WEIGHTS $(call to_run_path,$(CHECKPOINT))) OUTPUT_DIR $(C_OUT)/eval/$(call name_of,$(CONFIG)) $(OPTS)
 
 report: | $$(LOCAL_DEPS) preflight ## gather every run under OUTPUT_DIR into OUTPUT_DIR/report (reference vs reproduced AP)
 	$(RUN)$(PY) scripts/report.py --runs $(C_OUT) --out $(C_OUT)/report
@@ -382,7 +465,7 @@ export: $$(if $$(CONFIG),$(OUTPUT_DIR)/backbones/$$(call name_of,$$(CONFIG))/mod
 overall-full: $$(if $$(call exp_of_config,$$(CONFIG)),$$(call exp_file,$$(call exp_of_config,$$(CONFIG))),unknown-config) ## step 4: a detector of the experiment table by CONFIG (and the steps it needs)
 
 train-det: | $$(LOCAL_DEPS) preflight ## any detector run: CONFIG, OPTS (output: OUTPUT_DIR/detection/<config name>)
-	$(RUN)$(PY) scripts/train_det.py --config-file $(CONFIG) --num-gpus $(NUM_GPUS) --data-dir $(C_DATA) OUTPUT_DIR $(C_OUT)/detection/$(call name_of,$(CONFIG)) $(OPTS)
+	$(RUN)$(PY) scripts/train_det.py --config-file $(CONFIG) $(DET_LAUNCH) --data-dir $(C_DATA) OUTPUT_DIR $(C_OUT)/detection/$(call name_of,$(CONFIG)) $(OPTS)
 
 list-experiments: ## the experiment names (make train-<name>)
 	@$(foreach e,$(EXPERIMENTS) $(EXPERIMENT_ALIASES),echo "$(e)";)

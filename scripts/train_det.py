@@ -3,16 +3,17 @@
 
 detectron2-style command line: --config-file, --num-gpus, --num-machines, --machine-rank,
 --dist-url, --resume, --eval-only and trailing KEY VALUE overrides, plus --tiny-coco, --data-dir
-and --overwrite. MODEL.EXTRA_WEIGHTS turns on double initialization. See --help.
+and --overwrite; --num-gpus auto uses every GPU this process sees. MODEL.EXTRA_WEIGHTS turns on
+double initialization. See --help.
 """
 import sys
 
-from model_quantization.detection.cli import parse_args
+from model_quantization.detection.cli import parse_args, resolve_num_gpus
 from model_quantization.errors import run_cli
 
 
 def run(argv=None):
-    args = parse_args(argv)
+    args = resolve_num_gpus(parse_args(argv))
     from model_quantization.detection.trainer import _import_forks, main, uses_adelaidet
     _import_forks(uses_adelaidet(args.config_file))
     from detectron2.engine import launch

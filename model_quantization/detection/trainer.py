@@ -23,7 +23,8 @@ from .experiments import find_experiment, load_config_chain, repo_root
 from .resume import RNGState, fast_forward, unoptimized_torchscript
 from .weights import double_init, load_fitted
 
-__all__ = ["FORKS_HINT", "uses_adelaidet", "merge_config", "setup_config", "quantization_requested",
+__all__ = ["FORKS_HINT", "RECIPE_WORLD_SIZE", "schedule_warning", "uses_adelaidet",
+           "merge_config", "setup_config", "quantization_requested",
            "is_quantized", "count_quantized", "build_trainer_class", "initialize", "main"]
 
 FORKS_HINT = ("the pinned detectron2/AdelaiDet forks are not importable: run inside the image "
@@ -31,6 +32,27 @@ FORKS_HINT = ("the pinned detectron2/AdelaiDet forks are not importable: run ins
 _D2_ARCHITECTURES = ("GeneralizedRCNN", "ProposalNetwork", "RetinaNet", "PanopticFPN",
                      "SemanticSegmentor")
 _log = logging.getLogger("detectron2.model_quantization")  # printed by detectron2's handlers
+
+
+# The detector configs' schedules (SOLVER.IMS_PER_BATCH, BASE_LR, MAX_ITER) are those of the
+# reference runs: 8 GPUs.
+RECIPE_WORLD_SIZE = 8
+
+
+def schedule_warning(ims_per_batch, base_lr, max_iter, reference_world_size, world_size):
+    """The warning for a GPU run on another number of GPUs than the recipe's, or None.
+
+    detectron2 splits SOLVER.IMS_PER_BATCH over the processes and keeps BASE_LR and MAX_ITER;
+    with SOLVER.REFERENCE_WORLD_SIZE set it rescales them itself (auto_scale_workers)."""
+    if reference_world_size or world_size == RECIPE_WORLD_SIZE or ims_per_batch % RECIPE_WORLD_SIZE:
+        return None  # (a batch that does not split over 8 GPUs is no reference schedule: smoke)
+    return ("SOLVER.IMS_PER_BATCH {} is split over {} GPU process(es): {:g} image(s) each, with "
+            "the config's BASE_LR {} and MAX_ITER {} (the configs' schedules are for {} GPUs, {:g} "
+            "image(s) each). To keep {:g} per GPU and scale the learning rate and iterations "
+            "linearly instead, add SOLVER.REFERENCE_WORLD_SIZE {} to the overrides (make: OPTS)"
+            .format(ims_per_batch, world_size, ims_per_batch / world_size, base_lr, max_iter,
+                    RECIPE_WORLD_SIZE, ims_per_batch / RECIPE_WORLD_SIZE,
+                    ims_per_batch / RECIPE_WORLD_SIZE, RECIPE_WORLD_SIZE))
 
 
 def uses_adelaidet(config_file):
@@ -269,6 +291,11 @@ def main(args):
     if not args.eval_only:
         _check_inputs_outside(cfg)
     default_setup(cfg, args)
+    if cfg.MODEL.DEVICE.startswith("cuda") and comm.is_main_process() and not args.eval_only:
+        note = schedule_warning(cfg.SOLVER.IMS_PER_BATCH, cfg.SOLVER.BASE_LR, cfg.SOLVER.MAX_ITER,
+                                cfg.SOLVER.REFERENCE_WORLD_SIZE, comm.get_world_size())
+        if note:
+            _log.warning(note)
     trainer_cls = build_trainer_class(adet)
     if args.eval_only:
         model = trainer_cls.build_model(cfg)

@@ -49,11 +49,20 @@ def make(*args, env=None, cwd=ROOT):
     The caller's make variables are dropped from the environment: when the suite itself runs
     under make (``make test RUNNER=local``), make exports its command-line variables, and a
     nested make would inherit them (and, with RUNNER=local, run the suite again)."""
-    drop = {"MAKEFLAGS", "MAKELEVEL", "MFLAGS", "PYTHON", "MQ_VENV"} | _makefile_variables()
-    full_env = {k: v for k, v in os.environ.items() if k not in drop}
+    return subprocess.run(["make", "--no-print-directory"] + list(args), cwd=cwd,
+                          env=make_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True)
+
+
+def make_env(env=None):
+    """The environment for a nested make: the caller's, without its make variables (see make),
+    its NCCL/Gloo settings or CUDA_VISIBLE_DEVICES (they change the commands), plus ``env``."""
+    drop = {"MAKEFLAGS", "MAKELEVEL", "MFLAGS", "PYTHON", "MQ_VENV", "CUDA_VISIBLE_DEVICES"} \
+        | _makefile_variables()
+    full_env = {k: v for k, v in os.environ.items()
+                if k not in drop and not k.startswith(("NCCL_", "GLOO_", "TORCH_NCCL_"))}
     full_env.update(env or {})
-    return subprocess.run(["make", "--no-print-directory"] + list(args), cwd=cwd, env=full_env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    return full_env
 
 
 def write_executable(path, text):

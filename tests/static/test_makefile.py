@@ -2,9 +2,11 @@
 
 import os
 import re
+import subprocess
+import time
 
 import pytest
-from static_helpers import FIXTURES, ROOT, make, requires_make
+from static_helpers import FIXTURES, ROOT, make, make_env, requires_make, write_executable
 
 pytestmark = requires_make
 
@@ -210,3 +212,132 @@ def test_makefile_smoke_with_a_missing_small_coco_folder_says_so(tmp_path):
     proc = make("smoke", *_vars(tmp_path, "local", TINY_COCO=str(tmp_path / "nope")))
     assert proc.returncode != 0
     assert "nope not found" in proc.stderr and "leave it empty for the built-in set" in proc.stderr
+
+
+# -------------------------------------------------------------------------------------------------
+# GPUs per machine and several machines
+
+def _fake_nvidia_smi(tmp_path, gpus):
+    """A folder with an `nvidia-smi` listing ``gpus`` GPUs (-L), to put first on PATH."""
+    folder = tmp_path / "fakebin"
+    folder.mkdir(exist_ok=True)
+    lines = "".join("GPU %d: Fake GPU (UUID: GPU-%d)\\n  MIG 1g.10gb Device 0: (UUID: MIG-%d)\\n"
+                    % (i, i, i) for i in range(gpus))
+    write_executable(folder / "nvidia-smi", "#!/usr/bin/env bash\nprintf '%s'\n" % lines)
+    return {"PATH": "%s:%s" % (folder, os.environ.get("PATH", ""))}
+
+
+def _flag(line, name):
+    match = re.search(r"%s[ =](\S+)" % re.escape(name), line)
+    return match and match.group(1)
+
+
+@pytest.mark.parametrize("runner", ["docker", "local"])
+@pytest.mark.parametrize("gpus,env_gpus,expected", [
+    ("device=0,1", None, "2"), ('"device=0,1,3"', None, "3"), ("4", None, "4"), ("none", None, "0"),
+    ("all", 3, "3"), ("all", 0, "auto")])
+def test_makefile_num_gpus_follows_gpus(tmp_path, runner, gpus, env_gpus, expected):
+    env = _fake_nvidia_smi(tmp_path, env_gpus) if env_gpus is not None else None
+    out = make("-n", "train-demo-2bit", *_vars(tmp_path, runner, GPUS=gpus), env=env).stdout
+    dets = [line for line in out.splitlines() if "scripts/train_det.py" in line]
+    cls = [line for line in out.splitlines() if "scripts/train_classifier.py" in line][0]
+    assert len(dets) == 2 and all(_flag(line, "--num-gpus") == expected for line in dets), dets
+    if expected in ("0", "1"):
+        assert "torch.distributed.run" not in cls
+    else:  # one machine: torchrun --standalone, as before (auto: torchrun counts the GPUs)
+        nproc = "gpu" if expected == "auto" else expected
+        assert "-m torch.distributed.run --standalone --nproc_per_node=%s scripts/" % nproc in cls
+
+
+def test_makefile_local_all_gpus_counts_cuda_visible_devices(tmp_path):
+    env = dict(_fake_nvidia_smi(tmp_path, 8), CUDA_VISIBLE_DEVICES="2,5")
+    out = make("-n", "train-det", *_vars(tmp_path, "local", GPUS="all", CONFIG=FP_CONFIG),
+               env=env).stdout
+    assert "--num-gpus 2 " in out
+    out = make("-n", "train-det", *_vars(tmp_path, "docker", GPUS="all", CONFIG=FP_CONFIG),
+               env=env).stdout  # the container gets every GPU of the host (--gpus all)
+    assert "--num-gpus 8 " in out
+
+
+def test_makefile_help_shows_the_gpu_count_and_the_machine_knobs(tmp_path):
+    out = make("help", "GPUS=device=0,1").stdout
+    assert re.search(r"^\s+NUM_GPUS\s+2\s", out, re.M)
+    for var in ("NUM_MACHINES", "MACHINE_RANK", "DIST_URL", "MACHINE_WAIT", "DOCKER_NETWORK"):
+        assert re.search(r"^\s+%s\s" % var, out, re.M), var
+
+
+TWO = {"NUM_MACHINES": "2", "DIST_URL": "node0:29500", "GPUS": "all", "NUM_GPUS": "8"}
+
+
+@pytest.mark.parametrize("runner", ["docker", "local"])
+@pytest.mark.parametrize("rank", [0, 1])
+def test_makefile_two_machines_each_rank_gets_its_command(tmp_path, runner, rank):
+    proc = make("-n", "train-demo-2bit", *_vars(tmp_path, runner, MACHINE_RANK=str(rank), **TWO))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    dets = [line for line in lines if "scripts/train_det.py" in line]
+    assert len(dets) == 2
+    for line in dets:
+        assert "--num-gpus 8 --num-machines 2 --machine-rank %d --dist-url tcp://node0:29500 " \
+            % rank in line
+    cls = [line for line in lines if "scripts/train_classifier.py" in line]
+    assert len(cls) == 1 and "--standalone" not in cls[0]
+    assert ("-m torch.distributed.run --nnodes=2 --nproc_per_node=8 --rdzv_backend=c10d "
+            "--rdzv_endpoint=node0:29500 --rdzv_id=backbone_low-resnet18_dorefa_w2a2 "
+            "--rdzv_conf=is_host=%d scripts/train_classifier.py" % (1 if rank == 0 else 0)) \
+        in cls[0]
+    single = [line for line in lines
+              if re.search(r"scripts/(backbone_full|export_detectron2)", line)]
+    waits = [line for line in lines if "waiting for" in line]
+    if rank == 0:  # machine 0 runs the single-process steps
+        assert len(single) == 3 and not waits
+    else:  # the others wait for their files (in OUTPUT_DIR, shared), in the same order
+        assert not single and len(waits) == 3
+        assert "backbone_full/resnet18/model_best.pth" in waits[0]
+    runs = [line for line in lines if line.startswith("docker run")]
+    if runner == "docker":
+        assert len(runs) == len(dets) + len(cls) + len(single)
+        assert all(" --network host " in line for line in runs)
+    else:
+        assert not runs
+
+
+@pytest.mark.parametrize("runner", ["docker", "local"])
+def test_makefile_one_machine_commands_are_unchanged(tmp_path, runner):
+    out = make("-n", "train-demo-2bit", *_vars(tmp_path, runner, GPUS="all", NUM_GPUS="8",
+                                                 DIST_URL="node0:29500")).stdout
+    for word in ("--num-machines", "--machine-rank", "--dist-url", "--network", "rdzv", "waiting"):
+        assert word not in out, word
+    assert "-m torch.distributed.run --standalone --nproc_per_node=8 scripts/" in out
+
+
+def test_makefile_docker_gets_the_callers_nccl_and_gloo_settings(tmp_path):
+    env = {"NCCL_SOCKET_IFNAME": "ib0", "NCCL_DEBUG": "INFO", "NOT_NCCL": "x"}
+    out = make("-n", "test", *_vars(tmp_path, "docker", GLOO_SOCKET_IFNAME="eth1"),
+               env=env).stdout
+    run = [line for line in out.splitlines() if line.startswith("docker run")][0]
+    assert " -e GLOO_SOCKET_IFNAME -e NCCL_DEBUG -e NCCL_SOCKET_IFNAME " in run
+    assert "NOT_NCCL" not in run
+
+
+def test_makefile_other_machine_waits_for_machine_0s_file(tmp_path):
+    target = tmp_path / "out" / "backbone_full" / "resnet18" / "model_best.pth"
+    values = _vars(tmp_path, "local", NUM_MACHINES="2", MACHINE_RANK="1",
+                   DIST_URL="node0:29500", MACHINE_WAIT="60")
+    proc = subprocess.Popen(["make", "--no-print-directory", "backbone-full"] + values, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True, env=make_env())
+    time.sleep(1.5)
+    assert proc.poll() is None  # still waiting
+    target.parent.mkdir(parents=True)
+    target.write_text("written by machine 0")
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "machine 1 of 2: waiting for %s" % target in out
+
+
+def test_makefile_other_machine_gives_up_naming_the_shared_folder(tmp_path):
+    proc = make("backbone-full", *_vars(tmp_path, "local", NUM_MACHINES="2", MACHINE_RANK="1",
+                                        DIST_URL="node0:29500", MACHINE_WAIT="1"))
+    assert proc.returncode != 0
+    assert "did not appear in 1 s" in proc.stderr and "every machine shares" in proc.stderr

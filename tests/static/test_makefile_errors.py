@@ -154,3 +154,31 @@ def test_makefile_local_gpus_none_hides_every_gpu(tmp_path, fake_python):
     proc = make("report", "RUNNER=local", "PYTHON=%s" % fake_python, "GPUS=none",
                 "OUTPUT_DIR=%s" % tmp_path)
     assert "FAKE-PYTHON [] scripts/report.py" in proc.stdout
+
+
+@pytest.mark.parametrize("values,words", [
+    (["NUM_MACHINES=0"], ["NUM_MACHINES=0", "NUM_MACHINES=1"]),
+    (["NUM_MACHINES=two"], ["NUM_MACHINES=two", "NUM_MACHINES=2"]),
+    (["NUM_MACHINES=2", "MACHINE_RANK=2", "DIST_URL=node0:29500"],
+     ["MACHINE_RANK=2 is not below NUM_MACHINES=2", "0..1", "SLURM_NODEID"]),
+    (["NUM_MACHINES=2", "MACHINE_RANK=-1", "DIST_URL=node0:29500"],
+     ["MACHINE_RANK=-1", "0..1"]),
+    (["NUM_MACHINES=2"], ["DIST_URL is empty", "DIST_URL=node0:29500"]),
+    (["NUM_MACHINES=2", "DIST_URL=node7"],
+     ["DIST_URL=node7 is not host:port", "DIST_URL=node7:29500"]),
+    (["NUM_MACHINES=2", "DIST_URL=tcp://node7:"], ["DIST_URL=tcp://node7: is not host:port",
+                                                   "node7:29500"]),
+    (["NUM_MACHINES=2", "DIST_URL=node7:99999"], ["DIST_URL=node7:99999"]),
+    (["NUM_GPUS=many"], ["NUM_GPUS=many", "NUM_GPUS=0", "NUM_GPUS=auto"]),
+])
+@pytest.mark.parametrize("dry", [True, False])
+def test_makefile_bad_machine_values_are_named_with_the_fix(values, words, dry):
+    args = (["-n"] if dry else []) + ["train-det", "RUNNER=local", "CONFIG=x.yaml"] + values
+    _one_line_error(make(*args), *words)
+
+
+def test_makefile_good_machine_values_pass(tmp_path):
+    for url in ("node0:29500", "tcp://10.0.0.1:29500"):
+        proc = make("-n", "report", "RUNNER=local", "NUM_MACHINES=3", "MACHINE_RANK=2",
+                    "DIST_URL=%s" % url, "OUTPUT_DIR=%s" % tmp_path)
+        assert proc.returncode == 0, proc.stderr
