@@ -70,12 +70,21 @@ def test_lockfile_torchvision_matches_torch_in_current_and_cpu():
     assert current["torchvision"].split("+")[0] == cpu["torchvision"].split("+")[0]
 
 
-@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize("flavor", FLAVORS + ("cpu-pypi",))
 def test_lockfile_respects_the_forks_runtime_bounds(flavor):
     pins = _lock(flavor)
-    assert _version(pins["numpy"]) < (1, 24)
-    assert _version(pins["pillow"]) < (10,)
-    assert _version(pins["opencv-python-headless"]) < (4, 9)
+    if flavor == "legacy":
+        # the unpatched 2021 forks: np.int & co. (gone in numpy 1.24), Image.LINEAR (gone in Pillow 10)
+        assert _version(pins["numpy"]) < (1, 24)
+        assert _version(pins["pillow"]) < (10,)
+        assert _version(pins["opencv-python-headless"]) < (4, 9)
+        assert pins["black"] == "21.4b2"
+    else:
+        # patched forks (docker/patches/detectron2/0002-0005): current numpy, Pillow and black (issue 12)
+        assert _version(pins["numpy"]) >= (2,)
+        assert _version(pins["pillow"]) >= (11,)
+        assert (4, 10) <= _version(pins["opencv-python-headless"]) < (5,)
+        assert _version(pins["black"]) >= (24, 3)  # CVE-2024-21503 is fixed in 24.3.0
     assert _version(pins["rapidfuzz"]) < (3,)
     assert pins["gpuinfo"] == "1.0.0a7"
     assert _version(pins["fvcore"])[:3] == (0, 1, 5)
