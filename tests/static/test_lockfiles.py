@@ -80,7 +80,7 @@ def test_lockfile_respects_the_forks_runtime_bounds(flavor):
         assert _version(pins["opencv-python-headless"]) < (4, 9)
         assert pins["black"] == "21.4b2"
     else:
-        # patched forks (docker/patches/detectron2/0002-0005): current numpy, Pillow and black (issue 12)
+        # patched forks (docker/patches/detectron2/0002-0004): current numpy, Pillow and black (issue 12)
         assert _version(pins["numpy"]) >= (2,)
         assert _version(pins["pillow"]) >= (11,)
         assert (4, 10) <= _version(pins["opencv-python-headless"]) < (5,)
