@@ -381,7 +381,8 @@ gpu-wheels: ## download what gpu-check needs beyond Python and torch (docker/gpu
 	$(call need_var,WHEELS,pass the folder to fill$(comma) e.g. WHEELS=wheels)
 	$(HOST_PYTHON) -m pip download --only-binary=:all: --no-deps --python-version $(GPU_PYTHON) \
 		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-		-r docker/gpu-check-requirements.txt -d $(WHEELS)
+		-r <(grep -v '# sdist only' docker/gpu-check-requirements.txt) -d $(WHEELS)
+	$(HOST_PYTHON) -m pip wheel --no-deps -w $(WHEELS) $$(sed -n 's/ *# sdist only.*//p' docker/gpu-check-requirements.txt)
 
 tiny-coco: ## cut TINY_COCO from DATA_DIR/coco by image IDS (COCO_SPLIT)
 	$(HOST_PYTHON) scripts/make_tiny_coco.py --coco $(DATA_DIR)/coco --split $(COCO_SPLIT) --ids $(IDS) --out $(TINY_COCO)

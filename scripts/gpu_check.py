@@ -96,6 +96,15 @@ class Plan(object):
         self.batch = args.batch or (16 if cuda else 2)
         self.amp = (False, True) if cuda else (False,)
 
+    def num_classes(self):
+        """Categories of the set's train json (the built-in set: 4), "<classes>" before it exists:
+        the detectors are built for those, not COCO's 80."""
+        found = sorted(glob.glob(os.path.join(self.data, "annotations", "instances_*.json")))
+        if not found:
+            return "<classes>"
+        with open(([f for f in found if "instances_train" in f] or found)[0]) as f:
+            return str(len(json.load(f)["categories"]))
+
     def run_dir(self, name, amp):
         return os.path.join(self.output, "det", "{}{}".format(name.replace(" ", "_"),
                                                            "_amp" if amp else ""))
@@ -105,7 +114,7 @@ class Plan(object):
         py = sys.executable
         if "wheels" in self.args.steps and self.args.wheels:
             out.append(("wheels", "what this machine lacks, from " + self.args.wheels,
-                        [py, "-m", "pip", "install", "--no-index", "--find-links",
+                        [py, "-m", "pip", "install", "--no-index", "--no-deps", "--find-links",
                          os.path.abspath(self.args.wheels), "-r",
                          os.path.join(ROOT, REQUIREMENTS)], {}))
         if "build" in self.args.steps:
@@ -134,7 +143,8 @@ class Plan(object):
                 "--config-file", config, "--num-gpus", "1" if self.cuda else "0",
                 "--tiny-coco", self.data, "--overwrite",
                 "MODEL.DEVICE", "cuda" if self.cuda else "cpu", "MODEL.WEIGHTS", weights,
-                "MODEL.EXTRA_WEIGHTS", "", "SOLVER.AMP.ENABLED", str(amp),
+                "MODEL.EXTRA_WEIGHTS", "", "MODEL.FCOS.NUM_CLASSES", self.num_classes(),
+                "SOLVER.AMP.ENABLED", str(amp),
                 "SOLVER.IMS_PER_BATCH", str(self.batch), "SOLVER.MAX_ITER", str(iters),
                 "SOLVER.STEPS", "({},)".format(max(1, iters * 4 // 5)),
                 "SOLVER.WARMUP_ITERS", str(min(20, iters // 2)),
@@ -264,13 +274,18 @@ def main(argv=None):
     os.makedirs(plan.output, exist_ok=True)
     log = os.path.join(plan.output, "gpu-check.log")
     results, failed = [], []
-    for step, title, command, env in plan.steps():
-        if step == "train" and failed:
-            break
-        if step == "train" and not args.tiny_coco and not os.path.isdir(plan.data):
-            # after the wheels step: the generator needs numpy and Pillow
-            from model_quantization.detection.shapes import make_shapes
-            make_shapes(plan.data, seed=1)
+    queue = [s for s in plan.steps() if s[0] != "train"] + [None]
+    while queue:
+        item = queue.pop(0)
+        if item is None:  # the training commands, once the set exists (they read its classes)
+            if failed or "train" not in args.steps:
+                break
+            if not args.tiny_coco:  # after the wheels step: the generator needs numpy and Pillow
+                from model_quantization.detection.shapes import make_shapes
+                make_shapes(plan.data, seed=1)
+            queue = [s for s in plan.steps() if s[0] == "train"]
+            continue
+        step, title, command, env = item
         code, seconds = _run(step, title, command, env, log)
         results.append((step, title, code, seconds))
         if code != 0:
