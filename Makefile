@@ -372,7 +372,7 @@ install-forks: check-submodules | $$(LOCAL_DEPS) ## native installs: the forks (
 # gpu-check runs on a bare GPU machine too (no venv, no network): PYTHON when given, else VENV's python
 # when there is one, else HOST_PYTHON; it needs no make setup (GPU_CHECK_ARGS=--venv DIR makes its own).
 GPU_CHECK_PY = $(if $(filter docker,$(RUNNER)),$(PY),$(if $(filter command line environment,$(origin PYTHON)),$(PYTHON),$(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,$(HOST_PYTHON))))
-gpu-check: ## the CUDA path in one command: forks built for CUDA, GPU tests, FCOS FP/2-bit x AMP off/on, images/s and AP (WHEELS, GPU_CHECK_ARGS)
+gpu-check: | $$(if $$(filter docker,$$(RUNNER)),preflight) ## the CUDA path in one command: forks built for CUDA, GPU tests, FCOS FP/2-bit x AMP off/on, images/s and AP (WHEELS, GPU_CHECK_ARGS)
 	$(if $(WHEELS),$(call need_dir,$(WHEELS),WHEELS names no folder: make gpu-wheels WHEELS=$(WHEELS) fills one))
 	@mkdir -p $(OUTPUT_DIR)
 	$(RUN)$(GPU_CHECK_PY) scripts/gpu_check.py $(if $(WHEELS),--wheels $(WHEELS) )--output $(C_OUT)/gpu-check $(GPU_CHECK_ARGS)

@@ -1,5 +1,5 @@
-"""scripts/gpu_check.py (make gpu-check): its plan, its answer on a machine without a GPU, and a tiny
-CPU rehearsal of its training step (the forks needed for that one)."""
+"""scripts/gpu_check.py (make gpu-check): its plan, its answer on a machine without a GPU, and a
+tiny CPU rehearsal of its training step (the forks needed for that one)."""
 import json
 import os
 import subprocess

@@ -74,13 +74,13 @@ def test_lockfile_torchvision_matches_torch_in_current_and_cpu():
 def test_lockfile_respects_the_forks_runtime_bounds(flavor):
     pins = _lock(flavor)
     if flavor == "legacy":
-        # the unpatched 2021 forks: np.int & co. (gone in numpy 1.24), Image.LINEAR (gone in Pillow 10)
+        # the unpatched 2021 forks: np.int & co. (gone in numpy 1.24), Image.LINEAR (Pillow 10)
         assert _version(pins["numpy"]) < (1, 24)
         assert _version(pins["pillow"]) < (10,)
         assert _version(pins["opencv-python-headless"]) < (4, 9)
         assert pins["black"] == "21.4b2"
     else:
-        # patched forks (docker/patches/detectron2/0002-0004): current numpy, Pillow and black (issue 12)
+        # patched forks (docker/patches/detectron2/0002-0004): current numpy, Pillow, black
         assert _version(pins["numpy"]) >= (2,)
         assert _version(pins["pillow"]) >= (11,)
         assert (4, 10) <= _version(pins["opencv-python-headless"]) < (5,)
