@@ -71,7 +71,7 @@ def test_gpu_check_rehearsal_trains_evaluates_and_reports(small_coco, tmp_path):
     subset = dict(data, images=keep, annotations=[a for a in data["annotations"]
                                                   if a["image_id"] in ids])
     (folder / "annotations" / "instances_val.json").write_text(json.dumps(subset))
-    proc = _check("--rehearse", "--steps", "train", "--iters", "2", "--tiny-coco", str(folder),
+    proc = _check("--rehearse", "--steps", "train", "--iters", "6", "--tiny-coco", str(folder),
                   "--output", str(tmp_path / "out"), timeout=1500)
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert "CPU REHEARSAL, not GPU figures" in proc.stdout
