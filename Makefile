@@ -111,6 +111,12 @@ DOCKER_NETWORK ?= $(if $(filter-out 1,$(NUM_MACHINES)),host)
 HELP_DOCKER_NETWORK = docker run --network; default: host when NUM_MACHINES > 1 (NCCL/Gloo between machines), else docker's
 EXPERIMENTS_MK ?= configs/experiments.mk
 HELP_EXPERIMENTS_MK = make fragment defining the experiments (generated from configs/experiments.yaml)
+WHEELS ?=
+HELP_WHEELS = gpu-check: folder of wheels to install first, offline (make gpu-wheels fills it)
+GPU_CHECK_ARGS ?=
+HELP_GPU_CHECK_ARGS = extra scripts/gpu_check.py arguments: --rehearse, --dry-run, --venv DIR, --steps, --iters
+GPU_PYTHON ?= 3.12
+HELP_GPU_PYTHON = Python version of the GPU machine that make gpu-wheels downloads wheels for
 
 # "./x" and "x/" name the same folder as "x" (make compares target names as strings)
 norm_dir = $(patsubst %/,%,$(patsubst ./%,%,$(1)))
@@ -120,7 +126,8 @@ override OUTPUT_DIR := $(call norm_dir,$(OUTPUT_DIR))
 
 HELP_VARS := RUNNER FLAVOR IMAGE TAG GPUS NUM_GPUS NUM_MACHINES MACHINE_RANK DIST_URL MACHINE_WAIT DATA_DIR WEIGHTS_DIR OUTPUT_DIR CONFIG OPTS CLS_OPTS CHECKPOINT \
 	ARCH TINY_COCO IDS COCO_SPLIT PYTHON VENV VENV_ARGS HOST_PYTHON TORCH_FROM REQUIRE_FORKS SITE_CA BUILD_NETWORK \
-	BUILD_ARGS PYTEST_ARGS SMOKE_ARGS USER_UID USER_GID SHM_SIZE DOCKER DOCKER_ARGS DOCKER_NETWORK EXPERIMENTS_MK
+	BUILD_ARGS PYTEST_ARGS SMOKE_ARGS USER_UID USER_GID SHM_SIZE DOCKER DOCKER_ARGS DOCKER_NETWORK EXPERIMENTS_MK \
+	WHEELS GPU_CHECK_ARGS GPU_PYTHON
 
 # ---------------------------------------------------------------------------------------------------------
 # Input validation (one line each, naming the variable that fixes it)
@@ -388,7 +395,7 @@ $(WEIGHTS_DIR)/%:
 # ---------------------------------------------------------------------------------------------------------
 # Targets
 .PHONY: help image image-check setup shell test smoke eval report check check-submodules wire install-forks tiny-coco \
-	backbone-full backbone-low export overall-full train-det list-experiments
+	backbone-full backbone-low export overall-full train-det list-experiments gpu-check gpu-wheels
 
 help: ## list targets and variables (this text)
 	@echo "Usage: make <target> [VARIABLE=value ...]   (make -n <target> shows the commands)"
@@ -452,6 +459,21 @@ wire: ## native installs: make the fork's third_party.quantization resolve to mo
 
 install-forks: check-submodules | $$(LOCAL_DEPS) ## native installs: the forks (patched, built, editable), apex on GPU flavours, the wiring
 	$(INSTALL) $(if $(filter cpu,$(NATIVE_FLAVOR)),,apex )forks wire
+
+# gpu-check runs on a bare GPU machine too (no venv, no network): PYTHON when given, else VENV's python
+# when there is one, else HOST_PYTHON; it needs no make setup (GPU_CHECK_ARGS=--venv DIR makes its own).
+GPU_CHECK_PY = $(if $(filter docker,$(RUNNER)),$(PY),$(if $(filter command line environment,$(origin PYTHON)),$(PYTHON),$(if $(wildcard $(VENV)/bin/python),$(VENV)/bin/python,$(HOST_PYTHON))))
+gpu-check: | $$(if $$(filter docker,$$(RUNNER)),preflight) ## the CUDA path in one command: forks built for CUDA, GPU tests, FCOS FP/2-bit x AMP off/on, images/s and AP (WHEELS, GPU_CHECK_ARGS)
+	$(if $(WHEELS),$(call need_dir,$(WHEELS),WHEELS names no folder: make gpu-wheels WHEELS=$(WHEELS) fills one))
+	@mkdir -p $(OUTPUT_DIR)
+	$(RUN)$(GPU_CHECK_PY) scripts/gpu_check.py $(if $(WHEELS),--wheels $(WHEELS) )--output $(C_OUT)/gpu-check $(GPU_CHECK_ARGS)
+
+gpu-wheels: ## download what gpu-check needs beyond Python and torch (docker/gpu-check-requirements.txt) as wheels into WHEELS (GPU_PYTHON)
+	$(call need_var,WHEELS,pass the folder to fill$(comma) e.g. WHEELS=wheels)
+	$(HOST_PYTHON) -m pip download --only-binary=:all: --no-deps --python-version $(GPU_PYTHON) \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+		-r <(grep -v '# sdist only' docker/gpu-check-requirements.txt) -d $(WHEELS)
+	$(HOST_PYTHON) -m pip wheel --no-deps -w $(WHEELS) $$(sed -n 's/ *# sdist only.*//p' docker/gpu-check-requirements.txt)
 
 tiny-coco: ## cut TINY_COCO from DATA_DIR/coco by image IDS (COCO_SPLIT)
 	$(HOST_PYTHON) scripts/make_tiny_coco.py --coco $(DATA_DIR)/coco --split $(COCO_SPLIT) --ids $(IDS) --out $(TINY_COCO)

@@ -228,9 +228,11 @@ def _run_of_step(dockerfile, step):
     return found[0]
 
 
-def test_dockerfile_apex_commit_and_arch_list_are_build_arguments_defaulting_to_the_flavours(dockerfile):
+def test_dockerfile_apex_commit_and_arch_list_are_build_args_defaulting_to_the_flavours(
+        dockerfile):
     _, _, instructions = _stages(dockerfile)[-1]
-    args = dict(item["value"].partition("=")[::2] for item in instructions if item["instruction"] == "ARG")
+    args = dict(item["value"].partition("=")[::2] for item in instructions
+                if item["instruction"] == "ARG")
     assert args.get("APEX_COMMIT") == "" and args.get("CUDA_ARCH_LIST") == "", args
 
 
@@ -243,11 +245,11 @@ def test_dockerfile_apex_step_follows_apex_commit(dockerfile, tmp_path):
     assert _run_as_built(run, tmp_path, **skipped) == "steps=apex apex=none arch=9.0"
 
 
-def test_dockerfile_forks_step_compiles_for_cuda_arch_list_else_the_flavours_list(dockerfile, tmp_path):
+def test_dockerfile_forks_step_compiles_for_cuda_arch_list_else_the_flavours_list(
+        dockerfile, tmp_path):
     run = _run_of_step(dockerfile, "forks")
-    assert _run_as_built(run, tmp_path, CUDA_ARCH_LIST="", TORCH_CUDA_ARCH_LIST="8.0;9.0").endswith(
-        "arch=8.0;9.0")
-    assert _run_as_built(run, tmp_path, CUDA_ARCH_LIST="9.0", TORCH_CUDA_ARCH_LIST="8.0;9.0").endswith(
-        "arch=9.0")
+    flavour = {"TORCH_CUDA_ARCH_LIST": "8.0;9.0"}
+    assert _run_as_built(run, tmp_path, CUDA_ARCH_LIST="", **flavour).endswith("arch=8.0;9.0")
+    assert _run_as_built(run, tmp_path, CUDA_ARCH_LIST="9.0", **flavour).endswith("arch=9.0")
     # the cpu flavour sets no list: the step must not fail on the unset variable
     assert _run_as_built(run, tmp_path, CUDA_ARCH_LIST="").endswith("arch=")

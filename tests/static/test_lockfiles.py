@@ -70,12 +70,21 @@ def test_lockfile_torchvision_matches_torch_in_current_and_cpu():
     assert current["torchvision"].split("+")[0] == cpu["torchvision"].split("+")[0]
 
 
-@pytest.mark.parametrize("flavor", FLAVORS)
+@pytest.mark.parametrize("flavor", FLAVORS + ("cpu-pypi",))
 def test_lockfile_respects_the_forks_runtime_bounds(flavor):
     pins = _lock(flavor)
-    assert _version(pins["numpy"]) < (1, 24)
-    assert _version(pins["pillow"]) < (10,)
-    assert _version(pins["opencv-python-headless"]) < (4, 9)
+    if flavor == "legacy":
+        # the unpatched 2021 forks: np.int & co. (gone in numpy 1.24), Image.LINEAR (Pillow 10)
+        assert _version(pins["numpy"]) < (1, 24)
+        assert _version(pins["pillow"]) < (10,)
+        assert _version(pins["opencv-python-headless"]) < (4, 9)
+        assert pins["black"] == "21.4b2"
+    else:
+        # patched forks (docker/patches/detectron2/0002-0004): current numpy, Pillow, black
+        assert _version(pins["numpy"]) >= (2,)
+        assert _version(pins["pillow"]) >= (11,)
+        assert (4, 10) <= _version(pins["opencv-python-headless"]) < (5,)
+        assert _version(pins["black"]) >= (24, 3)  # CVE-2024-21503 is fixed in 24.3.0
     assert _version(pins["rapidfuzz"]) < (3,)
     assert pins["gpuinfo"] == "1.0.0a7"
     assert _version(pins["fvcore"])[:3] == (0, 1, 5)
@@ -87,3 +96,22 @@ def test_lockfile_respects_the_forks_runtime_bounds(flavor):
 def test_lockfile_legacy_keeps_setuptools_that_torch_110_imports_with():
     # torch 1.10's tensorboard import breaks on setuptools >= 59.6 (distutils.version)
     assert _version(_lock("legacy")["setuptools"]) < (59, 6)
+
+
+def test_gpu_check_wheel_list_takes_its_pins_from_the_cpu_pypi_lock():
+    # docker/gpu-check-requirements.txt: what a bare Python 3.12 + torch GPU machine lacks for
+    # make gpu-check (make gpu-wheels downloads it); the same versions as the tested lock
+    wanted = {}
+    for line in open(os.path.join(ROOT, "docker", "gpu-check-requirements.txt")):
+        line = re.sub(r"\s+#.*", "", line).strip()
+        if line and not line.startswith("#"):
+            match = PIN.match(line)
+            assert match, "%r is not pinned with ==" % line
+            wanted[match.group(1).lower()] = match.group(2)
+    lock = _lock("cpu-pypi")
+    assert {name: lock.get(name) for name in wanted} == wanted
+    assert not [n for n in wanted if n in ("torch", "torchvision", "triton")
+                or n.startswith(("nvidia-", "cuda-"))], "the GPU machine brings its own torch"
+    for needed in ("numpy", "pillow", "fvcore", "iopath", "pycocotools", "yacs", "termcolor",
+                   "tabulate", "opencv-python-headless", "pytest", "ninja", "setuptools"):
+        assert needed in wanted, needed

@@ -42,6 +42,9 @@ TARGETS = {
     "train-demo-alias": ({}, "OUTPUT_DIR"),
     "list-experiments": ({}, "demo-2bit"),
     "setup": ({}, "-m venv"),
+    "gpu-check": ({}, "scripts/gpu_check.py --output"),
+    "gpu-wheels": ({"WHEELS": "wheels"},
+                   "pip download --only-binary=:all: --no-deps --python-version 3.12"),
 }
 
 
@@ -99,7 +102,7 @@ def test_makefile_dry_run_echoes_the_command(tmp_path, target, runner):
     if runner == "local" and target != "image-check":  # image-check is the image's, always
         assert not runs
     elif target not in ("help", "image", "wire", "install-forks", "tiny-coco", "check-submodules",
-                        "list-experiments", "setup"):
+                        "list-experiments", "setup", "gpu-wheels"):
         assert runs and all(" qat-detection:t1 " in line for line in runs)
 
 
@@ -341,3 +344,15 @@ def test_makefile_other_machine_gives_up_naming_the_shared_folder(tmp_path):
                                         DIST_URL="node0:29500", MACHINE_WAIT="1"))
     assert proc.returncode != 0
     assert "did not appear in 1 s" in proc.stderr and "every machine shares" in proc.stderr
+
+
+def test_makefile_gpu_check_needs_no_setup_and_passes_the_wheels(tmp_path):
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    values = [v for v in _vars(tmp_path, "local") if not v.startswith("PYTHON=")]
+    out = make("-n", "gpu-check", "WHEELS=%s" % wheels, "HOST_PYTHON=python3.x", *values).stdout
+    # no venv in VENV: the host interpreter, and no make setup first
+    assert "python3.x scripts/gpu_check.py --wheels %s --output" % wheels in out
+    assert "-m venv" not in out and "install.sh" not in out
+    missing = make("gpu-check", "WHEELS=%s" % (tmp_path / "none"), *values)
+    assert missing.returncode != 0 and "WHEELS names no folder" in missing.stderr

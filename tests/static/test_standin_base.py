@@ -1,5 +1,6 @@
-"""docker/standin-base.sh, the local stand-in for a base image: its argument checks and the pieces of
-its --cuda toolchain that run without root, Docker or network (the pins, the Packages-index lookup)."""
+"""docker/standin-base.sh, the local stand-in for a base image: its argument checks and the
+pieces of its --cuda toolchain that run without root, Docker or network (the pins, the
+Packages-index lookup)."""
 import os
 import re
 import subprocess
@@ -52,8 +53,9 @@ def test_cuda_pins_are_exact_and_name_the_toolkit_first():
     assert all(len(fields) == 4 for fields in debs), debs
     names = [fields[2] for fields in debs]
     assert names[0] == "nvidia-cuda-toolkit"
-    assert {"nvidia-cuda-dev", "libcudart12", "libthrust-dev", "libcub-dev", "libcu++-dev"} <= set(names)
-    # one toolkit release: the nvidia-cuda-toolkit source's packages share the CUDA version after "~"
+    assert {"nvidia-cuda-dev", "libcudart12", "libthrust-dev", "libcub-dev",
+            "libcu++-dev"} <= set(names)
+    # one toolkit release: the nvidia-cuda-toolkit source's packages share the version after "~"
     releases = {fields[3].split("~")[1].split("-")[0] for fields in debs if "~" in fields[3]}
     assert len(releases) == 1, releases
 
@@ -71,8 +73,8 @@ def test_cuda_toolkit_major_is_the_current_locks_torch_cuda_major():
 def test_deb_of_finds_exactly_the_pinned_version(tmp_path):
     index = tmp_path / "Packages"
     index.write_text(
-        "Package: libcub-dev\nVersion: 2.4.0-1\nFilename: pool/main/c/cccl/libcub-dev_2.4.0-1_all.deb\n"
-        "SHA256: aaaa\n\n"
+        "Package: libcub-dev\nVersion: 2.4.0-1\n"
+        "Filename: pool/main/c/cccl/libcub-dev_2.4.0-1_all.deb\nSHA256: aaaa\n\n"
         "Package: libcub-dev-extra\nVersion: 2.5.0-1\nFilename: pool/x.deb\nSHA256: bbbb\n\n"
         "Package: libcub-dev\nVersion: 2.5.0-1\nSize: 1\n"
         "Filename: pool/main/c/cccl/libcub-dev_2.5.0-1_all.deb\nSHA256: cccc\n")
