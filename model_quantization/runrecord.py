@@ -28,6 +28,7 @@ import tempfile
 import yaml
 
 from .checkpoint import file_mode
+from .configfiles import repo_root
 
 __all__ = ["collect_environment", "write_run_record", "mark_run_failed", "project_root",
            "DEFAULT_BUILD_INFO"]
@@ -41,7 +42,7 @@ _PACKAGES = {"torch": "torch", "torchvision": "torchvision", "numpy": "numpy", "
 
 def project_root():
     """The folder holding the ``model_quantization`` package (the repository root)."""
-    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return repo_root()
 
 
 def _git(args, cwd):

@@ -8,10 +8,10 @@ known key; a value of the wrong type (e.g. text where a number belongs) is a ``T
 The result is a plain dict.
 """
 import copy
-import os
 
 import yaml
 
+from ..configfiles import read_chain
 from ..errors import UserTypeError, closest_matches, did_you_mean
 
 __all__ = ["DEFAULTS", "CHOICES", "load_config", "merge_config", "apply_opts", "parse_opt",
@@ -185,27 +185,12 @@ def merge_config(base, update, where="", prefix=""):
     return out
 
 
-def _read_yaml(path, seen):
-    path = os.path.abspath(os.fspath(path))
-    if path in seen:
-        raise ValueError("config {!r} inherits from itself through _BASE_ ({})".format(
-            path, " -> ".join(seen)))
-    if not os.path.isfile(path):
-        raise FileNotFoundError("config file {!r} does not exist; configs live in "
-                                "configs/classification/".format(path))
-    with open(path) as f:
-        try:
-            data = yaml.safe_load(f) or {}
-        except yaml.YAMLError as exc:
-            raise ValueError("config file {!r} is not valid yaml: {}".format(path, exc)) from None
-    if not isinstance(data, dict):
-        raise ValueError("config file {!r} must hold a mapping of keys, got {}".format(
-            path, type(data).__name__))
-    base = data.pop("_BASE_", None)
-    if base is None:
-        return merge_config(DEFAULTS, data, where=path)
-    base_path = os.path.join(os.path.dirname(path), base)
-    return merge_config(_read_yaml(base_path, seen + [path]), data, where=path)
+def _read_yaml(path):
+    """DEFAULTS merged with every file of ``path``'s ``_BASE_`` chain, root first."""
+    cfg = DEFAULTS
+    for where, data in read_chain(path, hint="; configs live in configs/classification/"):
+        cfg = merge_config(cfg, data, where=where)
+    return copy.deepcopy(cfg)
 
 
 def parse_opt(item):
@@ -321,5 +306,5 @@ _RANGES = (
 
 def load_config(path=None, opts=None):
     """DEFAULTS, merged with the yaml file at ``path`` (if any), then ``opts``; validated."""
-    cfg = _read_yaml(path, []) if path else copy.deepcopy(DEFAULTS)
+    cfg = _read_yaml(path) if path else copy.deepcopy(DEFAULTS)
     return validate_config(apply_opts(cfg, opts))

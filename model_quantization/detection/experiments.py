@@ -13,6 +13,7 @@ import os
 
 import yaml
 
+from ..configfiles import read_chain, repo_root
 from ..errors import UnknownKeyError, did_you_mean
 
 __all__ = ["DEFAULT_EXPERIMENTS", "EXPERIMENT_FIELDS", "load_experiments", "find_experiment",
@@ -26,10 +27,6 @@ _CHOICES = {"detector": ("FCOS", "RetinaNet"), "precision": ("fp32", "fp16"),
             "method": ("fp", "dorefa", "lqnet", "lsq"), "quantize_scope": (None, "backbone", "all"),
             "init": ("fp", "single", "double")}
 
-
-def repo_root():
-    """The project root (the folder holding ``configs/`` and ``model_quantization/``)."""
-    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 DEFAULT_EXPERIMENTS = os.path.join(repo_root(), "configs", "experiments.yaml")
@@ -125,29 +122,16 @@ def _merge(base, derived):
     return out
 
 
-def load_config_chain(path, _seen=None):
+def load_config_chain(path):
     """Merge ``path`` with its ``_BASE_`` chain (relative to each file); return a plain dict.
 
-    Raises FileNotFoundError naming the file that refers to a missing base, and ValueError on a
-    cycle.
+    Raises FileNotFoundError naming the missing file (and the file whose ``_BASE_`` names it),
+    ValueError on a cycle, invalid yaml or a file that is not a mapping.
     """
-    path = os.path.abspath(os.fspath(path))
-    seen = list(_seen or [])
-    if path in seen:
-        raise ValueError("config _BASE_ cycle: {}".format(" -> ".join(seen + [path])))
-    if not os.path.isfile(path):
-        via = " (the _BASE_ of {})".format(seen[-1]) if seen else ""
-        raise FileNotFoundError("config file {!r}{} does not exist".format(path, via))
-    with open(path) as f:
-        data = yaml.safe_load(f) or {}
-    if not isinstance(data, dict):
-        raise ValueError("config file {!r} must hold a mapping, got {}".format(
-            path, type(data).__name__))
-    base = data.pop("_BASE_", None)
-    if base is None:
-        return data
-    base_path = base if os.path.isabs(base) else os.path.join(os.path.dirname(path), base)
-    return _merge(load_config_chain(base_path, seen + [path]), data)
+    merged = {}
+    for _, data in read_chain(path):
+        merged = _merge(merged, data)
+    return merged
 
 
 def config_value(config, dotted, default=None):
