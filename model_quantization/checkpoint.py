@@ -20,7 +20,7 @@ import zipfile
 import torch
 
 __all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "sha256sum",
-           "verify_sha256", "file_mode", "same_file", "check_output_file"]
+           "verify_sha256", "file_mode", "same_file", "check_output_file", "extract_state_dict"]
 
 
 class CheckpointError(ValueError):
@@ -52,6 +52,41 @@ def check_output_file(output, inputs=(), option="--output", example="model.pth",
     if os.path.exists(output) and not overwrite:
         raise FileExistsError("{} {!r} exists; pass --overwrite to replace it or choose another "
                               "file".format(option, output))
+
+
+def extract_state_dict(checkpoint, source="checkpoint", lenient=False):
+    """The ``{name: tensor}`` dict inside a loaded checkpoint, without DDP's ``module.`` prefix.
+
+    The dict is the checkpoint itself or the one under ``model`` / ``state_dict``. Strict (the
+    default, for classifier and torchvision files): every value must be a tensor, and the
+    prefix is removed when every key has it. ``lenient=True`` (detector files, which carry
+    other entries beside the weights and may hold numpy arrays): array-likes become tensors,
+    other values are dropped, and the prefix is removed key by key. Raises ``CheckpointError``
+    naming ``source`` when no tensors are found.
+    """
+    sd = checkpoint
+    if isinstance(sd, dict) and (lenient or not _all_tensors(sd)):
+        for key in ("model", "state_dict"):
+            if isinstance(sd.get(key), dict):
+                sd = sd[key]
+                break
+    if lenient and isinstance(sd, dict):
+        sd = {k: (torch.as_tensor(v) if hasattr(v, "shape") and not torch.is_tensor(v) else v)
+              for k, v in sd.items()}
+        sd = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in sd.items()
+              if torch.is_tensor(v)}
+    if not isinstance(sd, dict) or not sd or not _all_tensors(sd):
+        found = sorted(checkpoint)[:8] if isinstance(checkpoint, dict) else \
+            type(checkpoint).__name__
+        raise CheckpointError("{} holds no model state dict (a {{name: tensor}} dict, or one "
+                              "under 'model' or 'state_dict'); found {}".format(source, found))
+    if all(k.startswith("module.") for k in sd):
+        sd = {k[len("module."):]: v for k, v in sd.items()}
+    return dict(sd)
+
+
+def _all_tensors(d):
+    return bool(d) and all(isinstance(k, str) and torch.is_tensor(v) for k, v in d.items())
 
 
 def _torch_load_supports_weights_only():

@@ -13,9 +13,7 @@ prefixes in ``init_skip`` to leave some out on purpose (e.g. ``fc.`` for another
 """
 import difflib
 
-import torch
-
-from ..checkpoint import load_checkpoint, verify_sha256
+from ..checkpoint import extract_state_dict, load_checkpoint, verify_sha256
 
 __all__ = ["build_model", "extract_state_dict", "load_init_weights", "load_quantizer_state",
            "quantize_model", "is_quantized_config"]
@@ -32,24 +30,6 @@ def build_model(arch, num_classes):
         raise ValueError("unknown arch {!r}; choose resnet18, resnet34, resnet50, resnet101 or "
                          "resnet152".format(arch))
     return fn(num_classes=int(num_classes))
-
-
-def extract_state_dict(checkpoint, source):
-    """The ``{name: tensor}`` dict inside a loaded checkpoint, without a ``module.`` prefix."""
-    sd = checkpoint
-    if isinstance(sd, dict) and not all(torch.is_tensor(v) for v in sd.values()):
-        for key in ("model", "state_dict"):
-            if isinstance(sd.get(key), dict):
-                sd = sd[key]
-                break
-    if not isinstance(sd, dict) or not sd or not all(
-            isinstance(k, str) and torch.is_tensor(v) for k, v in sd.items()):
-        found = sorted(checkpoint)[:8] if isinstance(checkpoint, dict) else type(checkpoint)
-        raise ValueError("{} holds no model state dict (a {{name: tensor}} dict, or one under "
-                         "'model' or 'state_dict'); found {}".format(source, found))
-    if all(k.startswith("module.") for k in sd):
-        sd = {k[len("module."):]: v for k, v in sd.items()}
-    return dict(sd)
 
 
 def _closest(key, names):

@@ -13,9 +13,7 @@ the keys. Plain torch: testable on any ``nn.Module`` without the forks.
 """
 import logging
 
-import torch
-
-from ..checkpoint import load_checkpoint
+from ..checkpoint import CheckpointError, extract_state_dict, load_checkpoint
 
 __all__ = ["WeightsMismatchError", "extract_model_state", "fit_state_dict", "load_fitted",
            "double_init", "MIN_MATCH_FRACTION"]
@@ -31,24 +29,12 @@ class WeightsMismatchError(ValueError):
 
 
 def extract_model_state(obj, path):
-    """The tensor dict inside a checkpoint: ``{"model": sd}``, ``{"state_dict": sd}`` or sd."""
-    if isinstance(obj, dict):
-        for key in ("model", "state_dict"):
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict):
-        raise WeightsMismatchError("{!r} holds a {}, not a state dict (a dict of tensors, or one "
-                                   "under 'model' / 'state_dict')".format(path, type(obj).__name__))
-    state = {}
-    for key, value in obj.items():
-        if hasattr(value, "shape") and not torch.is_tensor(value):
-            value = torch.as_tensor(value)
-        if torch.is_tensor(value):
-            state[key[len("module."):] if key.startswith("module.") else key] = value
-    if not state:
-        raise WeightsMismatchError("{!r} holds no tensors; is it a weights file?".format(path))
-    return state
+    """The tensor dict inside a detector checkpoint (``checkpoint.extract_state_dict``, lenient:
+    ``{"model": sd}``, ``{"state_dict": sd}`` or sd, non-tensor entries dropped)."""
+    try:
+        return extract_state_dict(obj, repr(path), lenient=True)
+    except CheckpointError as exc:
+        raise WeightsMismatchError("{}; is it a weights file?".format(exc)) from None
 
 
 def _listing(keys, limit=8):

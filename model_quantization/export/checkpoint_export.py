@@ -10,9 +10,12 @@ kept unless ``overwrite=True``.
 """
 import os
 
-import torch
-
-from ..checkpoint import check_output_file, load_checkpoint, save_checkpoint
+from ..checkpoint import (
+    check_output_file,
+    extract_state_dict,
+    load_checkpoint,
+    save_checkpoint,
+)
 from .resnet_detectron2 import DETECTRON2_PREFIX, RESNET_DEPTHS, export_resnet_to_detectron2
 
 __all__ = ["ARCHS", "export_checkpoint", "extract_state_dict", "arch_depth"]
@@ -30,31 +33,6 @@ def arch_depth(arch):
     from ..errors import did_you_mean
     raise ValueError("unsupported arch {!r}; supported: {}.{}".format(
         arch, ", ".join(sorted(ARCHS, key=ARCHS.get)), did_you_mean(arch, ARCHS)))
-
-
-def _is_state_dict(obj):
-    return isinstance(obj, dict) and len(obj) > 0 and all(
-        isinstance(k, str) and torch.is_tensor(v) for k, v in obj.items())
-
-
-def extract_state_dict(checkpoint, source="checkpoint"):
-    """The model state dict inside ``checkpoint`` (``model`` / ``state_dict`` entry or the dict
-    itself), with a ``module.`` prefix (DDP) removed when every key has it."""
-    sd = None
-    if _is_state_dict(checkpoint):
-        sd = checkpoint
-    elif isinstance(checkpoint, dict):
-        for key in ("model", "state_dict"):
-            if _is_state_dict(checkpoint.get(key)):
-                sd = checkpoint[key]
-                break
-    if sd is None:
-        found = sorted(checkpoint) if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise ValueError("{} holds no model state dict: expected a {{name: tensor}} dict or one "
-                         "under 'model' or 'state_dict', found {}".format(source, found))
-    if all(k.startswith("module.") for k in sd):
-        sd = type(sd)((k[len("module."):], v) for k, v in sd.items())
-    return sd
 
 
 def export_checkpoint(input_path, output_path, arch, overwrite=False, prefix=DETECTRON2_PREFIX,
