@@ -327,7 +327,7 @@ ifneq ($(filter eval train-det,$(MAKECMDGOALS)),)
 $(call need_config_inside,$(CONFIG))
 endif
 ifneq ($(and $(filter eval,$(MAKECMDGOALS)),$(if $(CHECKPOINT)$(findstring MODEL.WEIGHTS,$(OPTS)),,none)),)
-$(call fail,CHECKPOINT is empty: pass the trained detector to evaluate$(comma) e.g. CHECKPOINT=$(OUTPUT_DIR)/detection/$(call name_of,$(CONFIG))/model_final.pth (the config's MODEL.WEIGHTS is the backbone training starts from))
+$(call fail,CHECKPOINT is empty: pass the trained detector to evaluate$(comma) the model_final.pth its training wrote (make train-det: CHECKPOINT=$(OUTPUT_DIR)/detection/$(call name_of,$(CONFIG))/model_final.pth; make smoke: $(OUTPUT_DIR)/smoke/det/<name>/); the config's MODEL.WEIGHTS is only the backbone training starts from)
 endif
 ifneq ($(and $(filter export backbone-low,$(MAKECMDGOALS)),$(CONFIG)),)
 $(call need_file,$(CONFIG),CONFIG names no file; low-bit backbone configs are configs/classification/resnetNN_*.yaml)
