@@ -12,7 +12,7 @@ import copy
 import yaml
 
 from ..configfiles import read_chain
-from ..errors import UserTypeError, closest_matches, did_you_mean
+from ..errors import ConfigError, UserTypeError, closest_matches, did_you_mean
 
 __all__ = ["DEFAULTS", "CHOICES", "load_config", "merge_config", "apply_opts", "parse_opt",
            "validate_config"]
@@ -252,6 +252,7 @@ def validate_config(cfg):
         if (low is not None and not low[0](value, low[1])) or \
                 (high is not None and not high[0](value, high[1])):
             raise ValueError("config {} = {!r} is out of range: {}".format(key, value, note))
+    _check_quantization(cfg["quantization"])
     sched = cfg["schedule"]
     if sched["name"] == "step" and any(m < 1 or m > cfg["epochs"] for m in sched["milestones"]):
         raise ValueError("config schedule.milestones {!r} must lie within 1..epochs ({}) for the "
@@ -269,6 +270,19 @@ def validate_config(cfg):
         raise ValueError("config data.crop_scale must be [low, high] with 0 < low <= high <= 1, "
                          "got {!r}".format(scale))
     return cfg
+
+
+def _check_quantization(qcfg):
+    """The quantizer specs and name lists, checked on load (not when the first layer is built):
+    an unknown method, option or bit width stops here, before a run folder exists. Which
+    layers the names match is checked when the model is converted."""
+    from ..convert.convert import check_conversion_args
+    try:
+        check_conversion_args(qcfg.get("weight"), qcfg.get("activation"), qcfg.get("scope"),
+                              qcfg.get("exclude") or (), qcfg.get("overrides") or None)
+    except (ValueError, TypeError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        raise ConfigError("config quantization: {}".format(message)) from None
 
 
 def _gt(a, b):

@@ -17,7 +17,7 @@ from ..errors import UserTypeError, did_you_mean
 from ..nn import QuantConv2d, QuantLinear
 from .report import summarize
 
-__all__ = ["convert_model", "convertible_layers"]
+__all__ = ["convert_model", "convertible_layers", "check_conversion_args"]
 
 _ROLES = ("weight", "activation")
 
@@ -106,6 +106,17 @@ def _set_submodule(model, name, new):
     setattr(parent, child, new)
 
 
+def check_conversion_args(weight=None, activation=None, scope=None, exclude=(), overrides=None):
+    """Check ``convert_model``'s arguments without a model (specs built, names and override
+    keys validated); return them normalized as ``(globals, scope, exclude, overrides)``.
+    Config loaders call it so that a bad spec stops a run before anything is written; which
+    layers the names match is checked by ``convert_model``."""
+    globals_ = {"weight": _as_spec(weight, "weight"),
+                "activation": _as_spec(activation, "activation")}
+    return (globals_, _as_names(scope, "scope") or [""], _as_names(exclude, "exclude"),
+            _normalize_overrides(overrides))
+
+
 def convert_model(model, weight=None, activation=None, scope=None, exclude=(), overrides=None):
     """Quantize ``model``'s conv / linear layers in place and return a ``QuantReport``.
 
@@ -126,11 +137,8 @@ def convert_model(model, weight=None, activation=None, scope=None, exclude=(), o
     """
     if not isinstance(model, nn.Module):
         raise TypeError("convert_model expects an nn.Module, got {}".format(type(model).__name__))
-    globals_ = {"weight": _as_spec(weight, "weight"),
-                "activation": _as_spec(activation, "activation")}
-    scope = _as_names(scope, "scope") or [""]
-    exclude = _as_names(exclude, "exclude")
-    overrides = _normalize_overrides(overrides)
+    globals_, scope, exclude, overrides = check_conversion_args(weight, activation, scope,
+                                                               exclude, overrides)
     if all(v is None for v in globals_.values()) and not any(
             spec is not None for o in overrides.values() for spec in o.values()):
         raise ValueError("convert_model was given nothing to quantize: weight, activation and "

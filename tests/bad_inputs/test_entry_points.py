@@ -253,3 +253,19 @@ def test_small_coco_folder_whose_json_names_missing_images(tmp_path, small_coco)
     with pytest.raises(ValueError, match="2 of the .* images .* are not in") as exc:
         resolve_dataset("tiny_coco_train", tiny_coco=str(folder))
     assert "annotation file" in str(exc.value) or "instances_" in str(exc.value)
+
+
+@pytest.mark.parametrize("opt, phrase", [
+    ("quantization.weight={method: lsq, bits: 0}", "bit width must be a whole number >= 1"),
+    ("quantization.weight={method: lsqq, bits: 2}", "Did you mean 'lsq'?"),
+    ("quantization.activation={method: lsq, bits: 2, foo: 1}", "unknown option 'foo'"),
+    ("quantization.overrides={fc: {weights: null}}", "Did you mean 'weight'?"),
+])
+def test_classifier_quantizer_specs_are_checked_on_load(run_entry, tiny_folder, tmp_path, opt,
+                                                         phrase):
+    out = tmp_path / "run"
+    r = run_entry("scripts/train_classifier.py", "--config",
+                  "configs/classification/smoke_resnet18_fp.yaml", "--data", str(tiny_folder),
+                  "--output", str(out), "--opts", opt)
+    assert_one_line_error(r, "config quantization:", phrase)
+    assert not out.exists()
