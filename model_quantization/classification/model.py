@@ -11,9 +11,9 @@ An init checkpoint may be torchvision's weights file (a bare state dict), one of
 ``module.`` prefix. Keys that do not fit are errors naming them, never silently skipped; list
 prefixes in ``init_skip`` to leave some out on purpose (e.g. ``fc.`` for another class count).
 """
-import difflib
 
 from ..checkpoint import extract_state_dict, load_checkpoint, verify_sha256
+from ..errors import closest_matches
 
 __all__ = ["build_model", "extract_state_dict", "load_init_weights", "load_quantizer_state",
            "quantize_model", "is_quantized_config"]
@@ -33,7 +33,7 @@ def build_model(arch, num_classes):
 
 
 def _closest(key, names):
-    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    close = closest_matches(key, names)
     return " (closest model key: {!r})".format(close[0]) if close else ""
 
 

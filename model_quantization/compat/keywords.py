@@ -50,10 +50,6 @@ _KNOWN = (set(METHOD_KEYWORDS) | set(BEHAVIOUR_KEYWORDS) | set(UNSUPPORTED_KEYWO
           | set(IGNORED_KEYWORDS) | set(STRUCTURE_KEYWORDS) | set(OUR_KEYWORDS))
 
 
-def _did_you_mean(word):
-    return did_you_mean(word, _KNOWN)
-
-
 def normalize_keywords(keyword):
     """``args.keyword`` (list, tuple, string or None) -> list of stripped strings."""
     if keyword is None:
@@ -73,7 +69,7 @@ def check_keywords(keywords):
                              "'lq'); remove it from MODEL.QUANTIZATION.keyword".format(word))
         if word not in _KNOWN:
             raise ValueError("unknown quantization keyword {!r}; known keywords: {}.{}".format(
-                word, ", ".join(sorted(w for w in _KNOWN if w)), _did_you_mean(word)))
+                word, ", ".join(sorted(w for w in _KNOWN if w)), did_you_mean(word, _KNOWN)))
         if word == "custom-update" and "lq" in keywords:
             continue
         if word in IGNORED_KEYWORDS and word:

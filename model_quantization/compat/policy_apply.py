@@ -19,15 +19,9 @@ import torch
 from ..errors import did_you_mean
 from .policy_file import PolicyError, parse_bool, parse_index_selector
 
-__all__ = ["SELECTOR_KEYS", "policy_selects", "coerce_value", "assign_attribute", "check_policy",
-           "closest"]
+__all__ = ["SELECTOR_KEYS", "policy_selects", "coerce_value", "assign_attribute", "check_policy"]
 
 SELECTOR_KEYS = ("by_index", "by_tag")
-
-
-def closest(word, choices):
-    """``" Did you mean 'x' or 'y'?"`` for the nearest of ``choices`` (up to three), or ``""``."""
-    return did_you_mean(word, choices, n=3, cutoff=0.5)
 
 
 def _source(policy):
@@ -121,7 +115,7 @@ def check_policy(policy, targets, attributes_of, special=(), unmatched_ok=None):
         if bad:
             raise PolicyError("{}: by_tag {} matches no object of this section (tags present: {})."
                               "{}".format(where, ", ".join(repr(b) for b in bad), tags,
-                                          closest(bad[0], tags)))
+                                          did_you_mean(bad[0], tags, n=3, cutoff=0.5)))
     if wanted != "all":
         missing = [i for i in wanted if i not in indices]
         if missing and not (unmatched_ok and unmatched_ok(policy, missing)):
@@ -141,7 +135,7 @@ def check_policy(policy, targets, attributes_of, special=(), unmatched_ok=None):
         raise PolicyError("{}: {!r} is not an attribute of the selected objects ({} of them, "
                           "e.g. {}); settable names: {}.{}".format(
                               where, key, len(selected), type(selected[0][2]).__name__,
-                              ", ".join(sorted(valid)), closest(key, valid)))
+                              ", ".join(sorted(valid)), did_you_mean(key, valid, n=3, cutoff=0.5)))
     return selected
 
 

@@ -32,17 +32,13 @@ _CHOICES = {"detector": ("FCOS", "RetinaNet"), "precision": ("fp32", "fp16"),
 DEFAULT_EXPERIMENTS = os.path.join(repo_root(), "configs", "experiments.yaml")
 
 
-def _suggest(value, options):
-    return did_you_mean(value, options)
-
-
 def _check_row(row, index, path):
     where = "{} (experiment #{} {!r})".format(path, index, row.get("name"))
     unknown = sorted(set(row) - set(EXPERIMENT_FIELDS) - set(_OPTIONAL_FIELDS))
     if unknown:
         raise UnknownKeyError("{}: unknown field {!r}; allowed: {}.{}".format(
             where, unknown[0], ", ".join(EXPERIMENT_FIELDS + _OPTIONAL_FIELDS),
-            _suggest(unknown[0], EXPERIMENT_FIELDS + _OPTIONAL_FIELDS)))
+            did_you_mean(unknown[0], EXPERIMENT_FIELDS + _OPTIONAL_FIELDS)))
     missing = [f for f in EXPERIMENT_FIELDS if f not in row]
     if missing:
         raise UnknownKeyError("{}: missing field(s) {}; every row needs {} (null where it does not "
@@ -50,7 +46,7 @@ def _check_row(row, index, path):
     for field, allowed in _CHOICES.items():
         if row[field] not in allowed:
             raise ValueError("{}: {} = {!r} is not one of {}.{}".format(
-                where, field, row[field], list(allowed), _suggest(row[field], allowed)))
+                where, field, row[field], list(allowed), did_you_mean(row[field], allowed)))
     if row["reference_ap"] is not None and not isinstance(row["reference_ap"], (int, float)):
         raise ValueError("{}: reference_ap must be a number or null, got {!r}".format(
             where, row["reference_ap"]))
@@ -109,7 +105,7 @@ def find_experiment(key, experiments=None, root=None):
     names = [r["name"] for r in experiments]
     names += [a for r in experiments for a in r.get("aliases") or []]
     raise UnknownKeyError("unknown experiment {!r}; see configs/experiments.yaml.{}".format(
-        key, _suggest(key, names)))
+        key, did_you_mean(key, names)))
 
 
 def _merge(base, derived):

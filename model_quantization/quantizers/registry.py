@@ -44,10 +44,6 @@ def available_methods():
     return sorted(QUANTIZERS)
 
 
-def _closest(word, choices):
-    return did_you_mean(word, choices)
-
-
 def build_quantizer(method, **kwargs):
     """Build the quantizer registered as ``method`` from explicit keyword arguments.
 
@@ -56,12 +52,12 @@ def build_quantizer(method, **kwargs):
     """
     if method not in QUANTIZERS:
         raise UnknownKeyError("unknown quantization method {!r}; known methods: {}.{}".format(
-            method, ", ".join(available_methods()), _closest(method, QUANTIZERS)))
+            method, ", ".join(available_methods()), did_you_mean(method, QUANTIZERS)))
     cls = QUANTIZERS[method]
     accepted = accepted_kwargs(cls)
     unknown = sorted(set(kwargs) - accepted)
     if unknown:
         raise UserTypeError("quantizer {!r} does not take {}; it takes: {}.{}".format(
             method, ", ".join(repr(k) for k in unknown), ", ".join(sorted(accepted)),
-            _closest(unknown[0], accepted)))
+            did_you_mean(unknown[0], accepted)))
     return cls(**kwargs)

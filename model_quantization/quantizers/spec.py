@@ -9,9 +9,9 @@ The role sets the defaults: ``"weight"`` -> ``signed=True``, ``channel_dim=0``,
 ``shape[1]`` for activations).
 """
 
-from ..errors import UserTypeError
+from ..errors import UserTypeError, did_you_mean
 from .base import levels_from_bits
-from .registry import QUANTIZERS, _closest, accepted_kwargs, build_quantizer
+from .registry import QUANTIZERS, accepted_kwargs, build_quantizer
 
 __all__ = ["QuantSpec", "ROLES"]
 
@@ -46,7 +46,7 @@ class QuantSpec(object):
         if unknown:
             raise UserTypeError("QuantSpec({!r}): unknown option {}; {!r} takes: {}.{}".format(
                 method, ", ".join(repr(k) for k in unknown), method,
-                ", ".join(sorted(allowed)), _closest(unknown[0], allowed)))
+                ", ".join(sorted(allowed)), did_you_mean(unknown[0], allowed)))
         if options.get("per_channel") and "num_groups" in options:
             raise ValueError("QuantSpec({!r}): give per_channel or num_groups, not both".format(
                 method))
@@ -68,7 +68,7 @@ class QuantSpec(object):
         """Quantizer for a tensor of nominal ``shape`` in ``role`` ("weight" / "activation")."""
         if role not in ROLES:
             raise ValueError("QuantSpec.build: role {!r} is not one of {}.{}".format(
-                role, ROLES, _closest(role, ROLES)))
+                role, ROLES, did_you_mean(role, ROLES)))
         shape = [int(s) for s in shape]
         if len(shape) < 2:
             raise ValueError("QuantSpec.build: shape {} needs at least 2 dims ([C_out, C_in, ...] "
