@@ -30,8 +30,8 @@ import yaml
 from .checkpoint import file_mode
 from .configfiles import repo_root
 
-__all__ = ["collect_environment", "write_run_record", "mark_run_failed", "project_root",
-           "DEFAULT_BUILD_INFO"]
+__all__ = ["collect_environment", "write_run_record", "set_run_status", "mark_run_failed",
+           "project_root", "DEFAULT_BUILD_INFO"]
 
 DEFAULT_BUILD_INFO = "/etc/mq-build-info.json"
 # module name -> distribution name (for a version when the module has no __version__)
@@ -199,20 +199,27 @@ def _config_text(config):
         type(config).__name__))
 
 
-def mark_run_failed(output_dir, exc):
-    """Mark the run record in ``output_dir`` (if any) ``status: failed`` with the error, keeping
-    the rest of ``extra.json``. Never raises: it runs while another error propagates."""
+def set_run_status(output_dir, status, **fields):
+    """Set ``status`` (and ``fields``) in the run record of ``output_dir``, keeping the rest of
+    its ``extra.json``; return the file's path, or None where there is no run record yet."""
     path = os.path.join(os.fspath(output_dir), "run_record", "extra.json")
+    if not os.path.isdir(os.path.dirname(path)):
+        return None
+    extra = {}
+    if os.path.isfile(path):
+        with open(path) as f:
+            extra = json.load(f)
+    extra.update(fields, status=status)
+    _write_text(path, json.dumps(extra, indent=2, sort_keys=True, default=str) + "\n")
+    return path
+
+
+def mark_run_failed(output_dir, exc):
+    """``set_run_status(output_dir, "failed", error=...)`` that never raises: it runs while
+    another error propagates."""
     try:
-        extra = {}
-        if os.path.isfile(path):
-            with open(path) as f:
-                extra = json.load(f)
-        if not os.path.isdir(os.path.dirname(path)):
-            return None
-        extra.update(status="failed", error="{}: {}".format(type(exc).__name__, exc))
-        _write_text(path, json.dumps(extra, indent=2, sort_keys=True, default=str) + "\n")
-        return path
+        return set_run_status(output_dir, "failed",
+                              error="{}: {}".format(type(exc).__name__, exc))
     except (OSError, ValueError):
         return None
 

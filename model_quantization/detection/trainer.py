@@ -9,13 +9,12 @@ reported with file and closest key, policy path resolved, datasets checked and r
 training: build, refuse a model the fork left in full precision when the config asks for
 quantization, initialise (resume / double init / single pass), write the run record, train.
 """
-import json
 import logging
 import os
 import re
 
 from ..errors import ForksMissingError, UnknownKeyError, did_you_mean
-from ..runrecord import mark_run_failed
+from ..runrecord import mark_run_failed, set_run_status
 from .cli import check_output_dir
 from .datasets import register_datasets
 from .evaluation import format_ap_table, write_eval_metrics
@@ -332,7 +331,7 @@ def main(args):
             mark_run_failed(cfg.OUTPUT_DIR, exc)
         raise
     if comm.is_main_process():
-        _set_status(cfg.OUTPUT_DIR, "finished")
+        set_run_status(cfg.OUTPUT_DIR, "finished")
     _report_results(cfg, args, results, os.path.join(cfg.OUTPUT_DIR, "model_final.pth"))
     return results
 
@@ -350,14 +349,3 @@ def _check_inputs_outside(cfg):
             raise ValueError("{} {!r} lies in OUTPUT_DIR {!r}, where this run writes its own "
                              "{}: it would be replaced. Copy it elsewhere, or use --resume to "
                              "continue that run".format(key, path, cfg.OUTPUT_DIR, name))
-
-
-def _set_status(output_dir, status):
-    path = os.path.join(output_dir, "run_record", "extra.json")
-    if os.path.isfile(path):
-        with open(path) as f:
-            extra = json.load(f)
-        extra["status"] = status
-        with open(path, "w") as f:
-            json.dump(extra, f, indent=2, sort_keys=True, default=str)
-            f.write("\n")
