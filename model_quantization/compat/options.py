@@ -20,7 +20,7 @@ import math
 
 from ..errors import ConfigError
 
-__all__ = ["OPTIONS", "POLICY_ATTRIBUTES", "LIVE", "CORE", "INERT", "FIXED_DEFAULTS", "METHODS",
+__all__ = ["OPTIONS", "POLICY_ATTRIBUTES", "LIVE", "CORE", "INERT", "METHODS",
            "read_options", "core_kwargs", "GRAD_SCALE_CHOICES"]
 
 GRAD_SCALE_CHOICES = ("none", "fan-scale", "scale-fan", "element-scale", "scale-element")
@@ -67,9 +67,6 @@ POLICY_ATTRIBUTES = tuple(name for name, _, _ in OPTIONS)
 LIVE = tuple(name for name, kind, _ in OPTIONS if kind == "live")
 CORE = tuple(name for name, kind, _ in OPTIONS if kind == "core")
 INERT = {name: default for name, kind, default in OPTIONS if kind == "inert"}
-# attributes a layer starts with that are not read from the config
-FIXED_DEFAULTS = {name: default for name, kind, default in OPTIONS
-                  if kind in ("inert", "meta") and name not in ("index", "ratio", "custom")}
 
 
 def _get(args, tag, name, default):
@@ -83,12 +80,10 @@ def _text(value):
 
 def _flag(value, tag, name):
     """A boolean option: a bool, or a boolean word (``'Flase'`` must not read as True)."""
-    from .policy_file import BOOL_WORDS
-    if isinstance(value, bool):
-        return value
-    word = _text(value).lower()
-    if word in BOOL_WORDS:
-        return BOOL_WORDS[word]
+    from .policy_file import bool_word
+    flag = bool_word(value)
+    if flag is not None:
+        return flag
     raise ConfigError("MODEL.QUANTIZATION.{}_{}: {!r} is not a boolean; write True or False"
                       .format(tag, name, value))
 

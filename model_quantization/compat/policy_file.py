@@ -45,7 +45,7 @@ import re
 from ..errors import closest_matches
 
 __all__ = ["PolicyError", "Policy", "parse_policy", "parse_policy_text", "parse_index_selector",
-           "policy_sections", "SECTIONS"]
+           "policy_sections", "SECTIONS", "BOOL_WORDS", "bool_word", "parse_bool"]
 
 _LOG = logging.getLogger(__name__)
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
@@ -102,13 +102,19 @@ def parse_index_selector(value, where="<policy>"):
     return out
 
 
-def parse_bool(value, key="value", where="<policy>"):
-    """A policy boolean: ``True``/``False`` or a word of :data:`BOOL_WORDS` (any case)."""
+def bool_word(value):
+    """``value`` as a boolean: a bool, or a word of :data:`BOOL_WORDS` (any case, quotes and
+    blanks around it ignored); None for anything else."""
     if isinstance(value, bool):
         return value
-    word = str(value).strip().strip("'\"").lower()
-    if word in BOOL_WORDS:
-        return BOOL_WORDS[word]
+    return BOOL_WORDS.get(str(value).strip().strip("'\"").strip().lower())
+
+
+def parse_bool(value, key="value", where="<policy>"):
+    """A policy boolean (:func:`bool_word`); anything else is a :class:`PolicyError`."""
+    flag = bool_word(value)
+    if flag is not None:
+        return flag
     raise PolicyError("{}: {}: {!r} is not a boolean; write {}: True or {}: False".format(
         where, key, value, key, key))
 

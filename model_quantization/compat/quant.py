@@ -32,8 +32,8 @@ from ..quantizers.registry import accepted_kwargs
 from .keywords import check_keywords, normalize_keywords, select_method
 from .options import (
     CORE,
-    FIXED_DEFAULTS,
     METHODS,
+    OPTIONS,
     POLICY_ATTRIBUTES,
     core_kwargs,
     read_options,
@@ -77,9 +77,11 @@ class quantization(nn.Module):  # noqa: N801 - QTool's class name, imported by t
         self._built_enabled = self.enable
         for name, value in opts.items():
             setattr(self, name, value)
-        # QTool attributes a policy may set that change nothing here (logged when set)
-        for name, default in FIXED_DEFAULTS.items():
-            setattr(self, name, default)
+        # QTool attributes a policy may set that change nothing here (logged when set), and the
+        # bookkeeping ones: the table's defaults, where the config did not give them
+        for name, kind, default in OPTIONS:
+            if kind in ("inert", "meta") and name not in opts:
+                setattr(self, name, default)
         self.method = "none"
         self.quantizer = None
         if not self.enable:
