@@ -8,6 +8,7 @@ known key; a value of the wrong type (e.g. text where a number belongs) is a ``T
 The result is a plain dict.
 """
 import copy
+import operator
 
 import yaml
 
@@ -285,36 +286,26 @@ def _check_quantization(qcfg):
         raise ConfigError("config quantization: {}".format(message)) from None
 
 
-def _gt(a, b):
-    return a > b
-
-
-def _ge(a, b):
-    return a >= b
-
-
-def _lt(a, b):
-    return a < b
-
-
-def _le(a, b):
-    return a <= b
-
-
 # (key, (test, low) or None, (test, high) or None, what the value means): checked on load
 _RANGES = (
-    ("optimizer.lr", (_gt, 0), (_le, 10), "a learning rate > 0 (0.1 for SGD at batch 256)"),
-    ("optimizer.momentum", (_ge, 0), (_lt, 1), "0 <= momentum < 1 (e.g. 0.9)"),
-    ("optimizer.weight_decay", (_ge, 0), (_lt, 1), "0 <= weight decay < 1 (e.g. 1e-4)"),
-    ("label_smoothing", (_ge, 0), (_lt, 1), "0 <= label smoothing < 1 (0 = off, 0.1 typical)"),
-    ("schedule.gamma", (_gt, 0), (_le, 1), "0 < gamma <= 1, the factor at each milestone"),
-    ("schedule.warmup_epochs", (_ge, 0), None, "warm-up epochs >= 0"),
-    ("schedule.min_lr", (_ge, 0), None, "a final learning rate >= 0"),
-    ("seed", (_ge, 0), None, "a seed >= 0"),
-    ("data.image_size", (_ge, 16), (_le, 4096), "a crop side in pixels, 16..4096 (224)"),
-    ("data.val_resize", (_ge, 16), (_le, 8192), "a resize side in pixels >= 16, or null"),
-    ("eval_batch_size", (_ge, 1), None, "a batch size >= 1, or null"),
-    ("num_classes", (_ge, 2), None, "at least 2 classes, or null (the dataset's count)"),
+    ("optimizer.lr", (operator.gt, 0), (operator.le, 10),
+     "a learning rate > 0 (0.1 for SGD at batch 256)"),
+    ("optimizer.momentum", (operator.ge, 0), (operator.lt, 1), "0 <= momentum < 1 (e.g. 0.9)"),
+    ("optimizer.weight_decay", (operator.ge, 0), (operator.lt, 1),
+     "0 <= weight decay < 1 (e.g. 1e-4)"),
+    ("label_smoothing", (operator.ge, 0), (operator.lt, 1),
+     "0 <= label smoothing < 1 (0 = off, 0.1 typical)"),
+    ("schedule.gamma", (operator.gt, 0), (operator.le, 1),
+     "0 < gamma <= 1, the factor at each milestone"),
+    ("schedule.warmup_epochs", (operator.ge, 0), None, "warm-up epochs >= 0"),
+    ("schedule.min_lr", (operator.ge, 0), None, "a final learning rate >= 0"),
+    ("seed", (operator.ge, 0), None, "a seed >= 0"),
+    ("data.image_size", (operator.ge, 16), (operator.le, 4096),
+     "a crop side in pixels, 16..4096 (224)"),
+    ("data.val_resize", (operator.ge, 16), (operator.le, 8192),
+     "a resize side in pixels >= 16, or null"),
+    ("eval_batch_size", (operator.ge, 1), None, "a batch size >= 1, or null"),
+    ("num_classes", (operator.ge, 2), None, "at least 2 classes, or null (the dataset's count)"),
 )
 
 

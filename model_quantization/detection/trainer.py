@@ -339,8 +339,8 @@ def main(args):
 def _check_inputs_outside(cfg):
     """The checkpoints a run starts from are not files it writes (model_*.pth in OUTPUT_DIR)."""
     out = os.path.realpath(cfg.OUTPUT_DIR)
-    for key in ("MODEL.WEIGHTS", "MODEL.EXTRA_WEIGHTS"):
-        path = cfg.MODEL.WEIGHTS if key == "MODEL.WEIGHTS" else cfg.MODEL.EXTRA_WEIGHTS
+    for key, path in (("MODEL.WEIGHTS", cfg.MODEL.WEIGHTS),
+                      ("MODEL.EXTRA_WEIGHTS", cfg.MODEL.EXTRA_WEIGHTS)):
         if not _local_file(path):
             continue
         name = os.path.basename(path)
