@@ -78,3 +78,27 @@ def tiny_folder(tmp_path_factory):
     _make_split(root, "train", 8, rng)
     _make_split(root, "val", 3, rng)
     return root
+
+
+def _free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def torchrun():
+    """The argv that starts ``nproc`` local processes: ``torchrun(2) + [script, ...]``.
+
+    It uses torchrun's static rendezvous on a free loopback port rather than ``--standalone``:
+    on torch 1.10 the standalone (c10d) agent's keep-alive thread and its exit barrier share one
+    TCPStore client, and the exit barrier now and then fails with ``MemoryError: std::bad_alloc``
+    and hangs until its 300 s timeout (pytorch/pytorch#62029, #69520). The workers, the gloo group
+    and the environment they see (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_*) are the same either way.
+    """
+    def argv(nproc):
+        return [sys.executable, "-m", "torch.distributed.run", "--nnodes=1",
+                "--nproc_per_node={}".format(nproc), "--master_addr=127.0.0.1",
+                "--master_port={}".format(_free_port())]
+    return argv

@@ -63,16 +63,14 @@ def test_backbone_full_imports_and_evaluates(tiny_folder, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_train_classifier_under_torchrun_two_cpu_processes(tiny_folder, tmp_path):
+def test_train_classifier_under_torchrun_two_cpu_processes(tiny_folder, tmp_path, torchrun):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("epochs: 1\nbatch_size: 8\nworkers: 0\nprogress: false\ndevice: cpu\n"
                    "data: {image_size: 16, val_resize: 16}\n")
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                          "--nproc_per_node", "2", os.path.join(ROOT, "scripts",
-                                                                "train_classifier.py"),
-                          "--config", str(cfg), "--data", str(tiny_folder),
-                          "--output", str(tmp_path / "run")],
+    out = subprocess.run(torchrun(2) + [os.path.join(ROOT, "scripts", "train_classifier.py"),
+                                        "--config", str(cfg), "--data", str(tiny_folder),
+                                        "--output", str(tmp_path / "run")],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
                          timeout=300, env=env)
     assert out.returncode == 0, out.stdout[-3000:]

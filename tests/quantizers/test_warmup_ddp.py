@@ -3,7 +3,6 @@
 agree across ranks although each rank sees different data."""
 import os
 import subprocess
-import sys
 
 import pytest
 import torch
@@ -18,13 +17,12 @@ def _rank_input(rank, step):  # the worker's data, recomputed here for the expec
 
 
 @pytest.mark.slow
-def test_lsq_warmup_under_ddp_agrees_across_ranks_and_uses_every_parameter(tmp_path):
+def test_lsq_warmup_under_ddp_agrees_across_ranks_and_uses_every_parameter(tmp_path, torchrun):
     if not torch.distributed.is_available():
         pytest.skip("torch.distributed is not available in this torch build")
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone",
-         "--nproc_per_node", str(WORLD), os.path.join(HERE, "ddp_warmup_worker.py"), str(tmp_path)],
+        torchrun(WORLD) + [os.path.join(HERE, "ddp_warmup_worker.py"), str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
         timeout=300)
     assert proc.returncode == 0, proc.stdout[-4000:]
