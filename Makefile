@@ -60,7 +60,7 @@ HELP_WEIGHTS_DIR = pretrained weights (torchvision resnet18-f37072fd.pth ..., R-
 OUTPUT_DIR ?= output
 HELP_OUTPUT_DIR = runs, checkpoints and reports (the configs' output/ folder)
 CONFIG ?=
-HELP_CONFIG = config file for train-det, eval, overall-full (detector) or backbone-low, export (classifier)
+HELP_CONFIG = config file for train-det, eval (detector) or backbone-low, export (classifier)
 OPTS ?=
 HELP_OPTS = detector config overrides, detectron2 style KEY VALUE ... (every detector step)
 CLS_OPTS ?=
@@ -109,8 +109,8 @@ DOCKER_ARGS ?=
 HELP_DOCKER_ARGS = extra docker run arguments, e.g. --device /dev/infiniband --ulimit memlock=-1 (InfiniBand)
 DOCKER_NETWORK ?= $(if $(filter-out 1,$(NUM_MACHINES)),host)
 HELP_DOCKER_NETWORK = docker run --network; default: host when NUM_MACHINES > 1 (NCCL/Gloo between machines), else docker's
-EXPERIMENTS_MK ?= configs/experiments.mk
-HELP_EXPERIMENTS_MK = make fragment defining the experiments (generated from configs/experiments.yaml)
+EXPERIMENTS ?= configs/experiments.yaml
+HELP_EXPERIMENTS = the experiment table: one row per result, make train-<name> (configs/experiments.yaml)
 WHEELS ?=
 HELP_WHEELS = gpu-check: folder of wheels to install first, offline (make gpu-wheels fills it)
 GPU_CHECK_ARGS ?=
@@ -126,7 +126,7 @@ override OUTPUT_DIR := $(call norm_dir,$(OUTPUT_DIR))
 
 HELP_VARS := RUNNER FLAVOR IMAGE TAG GPUS NUM_GPUS NUM_MACHINES MACHINE_RANK DIST_URL MACHINE_WAIT DATA_DIR WEIGHTS_DIR OUTPUT_DIR CONFIG OPTS CLS_OPTS CHECKPOINT \
 	ARCH TINY_COCO IDS COCO_SPLIT PYTHON VENV VENV_ARGS HOST_PYTHON TORCH_FROM REQUIRE_FORKS SITE_CA BUILD_NETWORK \
-	BUILD_ARGS PYTEST_ARGS SMOKE_ARGS USER_UID USER_GID SHM_SIZE DOCKER DOCKER_ARGS DOCKER_NETWORK EXPERIMENTS_MK \
+	BUILD_ARGS PYTEST_ARGS SMOKE_ARGS USER_UID USER_GID SHM_SIZE DOCKER DOCKER_ARGS DOCKER_NETWORK EXPERIMENTS \
 	WHEELS GPU_CHECK_ARGS GPU_PYTHON
 
 # ---------------------------------------------------------------------------------------------------------
@@ -197,11 +197,6 @@ NATIVE_FLAVOR := $(if $(or $(filter command line,$(origin FLAVOR)),$(shell comma
 INSTALL = PYTHON=$(PYTHON) MQ_FLAVOR=$(NATIVE_FLAVOR) MQ_TORCH_FROM=$(TORCH_FROM) docker/install.sh
 setup $(VENV)/.mq-setup-done: PYTHON = $(VENV)/bin/python
 
-ARCHS := resnet18 resnet34 resnet50
-TV_WEIGHTS_resnet18 := resnet18-f37072fd.pth
-TV_WEIGHTS_resnet34 := resnet34-b627a593.pth
-TV_WEIGHTS_resnet50 := resnet50-0676ba61.pth
-
 PROJECT_COMMIT := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet --ignore-submodules HEAD -- 2>/dev/null || echo -dirty)
 pin_of = $(or $(shell git ls-files -s -- $(1) 2>/dev/null | awk '$$1 == "160000" {print $$2}'),unknown)
 BUILT_AT := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
@@ -253,91 +248,13 @@ export CUDA_VISIBLE_DEVICES := $(patsubst device=%,%,$(GPUS))
 endif
 endif
 
-# host path -> the path the command sees (mounted folders are remapped under docker)
-to_run_path = $(if $(filter docker,$(RUNNER)),$(strip \
-	$(patsubst $(abspath $(OUTPUT_DIR))%,$(C_OUT)%,\
-	$(patsubst $(abspath $(WEIGHTS_DIR))%,$(C_WEIGHTS)%,\
-	$(patsubst $(abspath $(DATA_DIR))%,$(C_DATA)%,$(abspath $(1)))))),$(1))
-# a path as written in configs/experiments.mk -> the host file: output/... lives in OUTPUT_DIR, a
-# detectron2:// model-zoo name is a file in WEIGHTS_DIR (never downloaded)
-host_file = $(if $(filter output/%,$(1)),$(patsubst output/%,$(OUTPUT_DIR)/%,$(1)),$(if $(filter detectron2://%,$(1)),$(WEIGHTS_DIR)/$(notdir $(1)),$(1)))
-name_of = $(basename $(notdir $(1)))
-# the backbone of a classification config: NAME_ARCH of an experiment using it, else its name's prefix
-arch_of_cls = $(or $(CLS_ARCH_$(1)),$(firstword $(subst _, ,$(1))))
-
 # Checks run when make expands a recipe (just before it runs) or parses a goal; a failure is one line
 # ("Makefile:N: *** <problem>: <fix>.  Stop."). Under make -n they are skipped, so -n always shows.
 fail = $(if $(DRY_RUN),,$(error $(1)))
 need_dir = $(if $(wildcard $(1)/.),,$(call fail,$(1) not found: $(2)))
 need_file = $(if $(wildcard $(1)),,$(call fail,$(1) not found: $(2)))
 need_var = $(if $($(1)),,$(call fail,$(1) is empty: $(2)))
-# under docker, commands see only configs/ and the mounted folders
-need_config_inside = $(if $(filter docker,$(RUNNER)),$(if $(filter configs/%,$(patsubst $(CURDIR)/%,%,$(abspath $(1)))),,$(call fail,CONFIG=$(1) is outside configs/: the container sees only the project's configs/ folder (mounted); put it there or use RUNNER=local)))
-need_mounted = $(if $(filter docker,$(RUNNER)),$(if $(filter /outputs/% /weights/% /data/%,$(call to_run_path,$(1))),,$(call fail,$(2)=$(1) is outside OUTPUT_DIR$(comma) WEIGHTS_DIR and DATA_DIR$(comma) the folders the container sees: move it there or set one of them)))
-NEED_COCO = $(call need_dir,$(DATA_DIR)/coco,set DATA_DIR to the folder holding coco/{train2017$(comma)val2017$(comma)annotations})
-NEED_IMAGENET = $(call need_dir,$(DATA_DIR)/imagenet,set DATA_DIR to the folder holding imagenet/{train$(comma)val})
 
-# ---------------------------------------------------------------------------------------------------------
-# Launching a training step on NUM_GPUS processes of NUM_MACHINES machines. One machine: exactly the
-# single-machine commands (train_det.py --num-gpus N; torchrun --standalone when N > 1). Several: detectron2's
-# launcher flags for the detector, torchrun's c10d rendezvous at DIST_URL for the classifier (machine 0 hosts
-# its store: is_host, not a guess from the host name).
-DET_LAUNCH = --num-gpus $(NUM_GPUS)$(if $(MULTI_MACHINE), --num-machines $(NUM_MACHINES) --machine-rank $(MACHINE_RANK) --dist-url tcp://$(DIST_HOSTPORT))
-# torchrun's processes per machine: auto -> gpu (torchrun counts them), CPU (0) -> 1
-NPROC = $(if $(filter auto,$(NUM_GPUS)),gpu,$(if $(filter 0,$(NUM_GPUS)),1,$(NUM_GPUS)))
-# $(1): the rendezvous id, the same on every machine (the run's name)
-cls_launch = $(if $(MULTI_MACHINE),-m torch.distributed.run --nnodes=$(NUM_MACHINES) --nproc_per_node=$(NPROC) $\
-	--rdzv_backend=c10d --rdzv_endpoint=$(DIST_HOSTPORT) --rdzv_id=$(1) --rdzv_conf=is_host=$(if $(filter 0,$(MACHINE_RANK)),1,0) ,$\
-	$(if $(filter-out 0 1,$(NUM_GPUS)),-m torch.distributed.run --standalone --nproc_per_node=$(NPROC) ))
-# Single-process steps (backbone-full, export) run on machine 0; the others wait for the file it writes,
-# which they see only if OUTPUT_DIR is one folder shared by every machine.
-OTHER_MACHINE := $(and $(MULTI_MACHINE),$(filter-out 0,$(MACHINE_RANK)))
-wait_for_machine0 = @echo "machine $(MACHINE_RANK) of $(NUM_MACHINES): waiting for $(1) (machine 0 writes it)"; $\
-	for i in $$(seq $(MACHINE_WAIT)); do [ -f $(1) ] && exit 0; sleep 1; done; $\
-	echo "make: $(1) did not appear in $(MACHINE_WAIT) s: machine 0 writes it$(comma) so OUTPUT_DIR must be one folder every machine shares (or raise MACHINE_WAIT)" >&2; exit 1
-
-# ---------------------------------------------------------------------------------------------------------
-# Experiments: configs/experiments.mk defines, per NAME in EXPERIMENTS (and EXPERIMENT_ALIASES):
-# NAME_CONFIG, NAME_INIT, NAME_FP_DETECTOR, NAME_CLS_CONFIG, NAME_ARCH, NAME_WEIGHTS, NAME_EXTRA_WEIGHTS,
-# NAME_OUTPUT. Each detector run is a file target ($(OUTPUT_DIR)/detection/NAME/model_final.pth) whose
-# prerequisites are the files it starts from, so `make train-NAME` runs only the steps not yet done.
--include $(EXPERIMENTS_MK)
-EXPERIMENTS ?=
-EXPERIMENT_ALIASES ?=
-exp_file = $(call host_file,$($(1)_OUTPUT))/model_final.pth
-$(foreach e,$(EXPERIMENTS),$(if $(and $($(e)_CLS_CONFIG),$($(e)_ARCH)),$(eval CLS_ARCH_$(call name_of,$($(e)_CLS_CONFIG)) := $($(e)_ARCH))))
-exp_of_config = $(firstword $(foreach e,$(EXPERIMENTS),$(if $(filter $(1),$($(e)_CONFIG)),$(e))))
-
-define EXPERIMENT_RULE
-$(call exp_file,$(1)): $(call host_file,$($(1)_WEIGHTS)) $(if $($(1)_EXTRA_WEIGHTS),$(call host_file,$($(1)_EXTRA_WEIGHTS))) | $$(LOCAL_DEPS) preflight
-	$$(NEED_COCO)
-	$$(RUN)$$(PY) scripts/train_det.py --config-file $($(1)_CONFIG) $$(DET_LAUNCH) --data-dir $$(C_DATA) MODEL.WEIGHTS $$(call to_run_path,$(call host_file,$($(1)_WEIGHTS)))$(if $($(1)_EXTRA_WEIGHTS), MODEL.EXTRA_WEIGHTS $$(call to_run_path,$(call host_file,$($(1)_EXTRA_WEIGHTS)))) OUTPUT_DIR $$(call to_run_path,$(call host_file,$($(1)_OUTPUT))) $$(OPTS)
-endef
-$(foreach e,$(EXPERIMENTS),$(eval $(call EXPERIMENT_RULE,$(e))))
-TRAIN_TARGETS := $(addprefix train-,$(EXPERIMENTS) $(EXPERIMENT_ALIASES))
-$(foreach e,$(EXPERIMENTS) $(EXPERIMENT_ALIASES),$(eval train-$(e): $(call exp_file,$(e))))
-.PHONY: $(TRAIN_TARGETS)
-
-# Inputs are checked up front for the goals that need them (not hours later, when the step starts)
-ifneq ($(filter eval train-det backbone-low overall-full,$(MAKECMDGOALS)),)
-$(call need_var,CONFIG,pass CONFIG=<config file> (make help))
-$(call need_file,$(CONFIG),CONFIG names no file; see configs/)
-endif
-ifneq ($(filter eval train-det,$(MAKECMDGOALS)),)
-$(call need_config_inside,$(CONFIG))
-endif
-ifneq ($(and $(filter eval,$(MAKECMDGOALS)),$(if $(CHECKPOINT)$(findstring MODEL.WEIGHTS,$(OPTS)),,none)),)
-$(call fail,CHECKPOINT is empty: pass the trained detector to evaluate$(comma) the model_final.pth its training wrote (make train-det: CHECKPOINT=$(OUTPUT_DIR)/detection/$(call name_of,$(CONFIG))/model_final.pth; make smoke: $(OUTPUT_DIR)/smoke/det/<name>/); the config's MODEL.WEIGHTS is only the backbone training starts from)
-endif
-ifneq ($(and $(filter export backbone-low,$(MAKECMDGOALS)),$(CONFIG)),)
-$(call need_file,$(CONFIG),CONFIG names no file; low-bit backbone configs are configs/classification/resnetNN_*.yaml)
-$(if $(filter configs/classification/%,$(patsubst $(CURDIR)/%,%,$(abspath $(CONFIG)))),,$(call fail,CONFIG=$(CONFIG) is not a classification config: export and backbone-low take configs/classification/resnetNN_*.yaml (or export with no CONFIG and ARCH=resnet18 for the full-precision backbone)))
-$(if $(filter $(call arch_of_cls,$(call name_of,$(CONFIG))),$(ARCHS)),,$(call fail,CONFIG=$(CONFIG): make tells a backbone config's ResNet from its name$(comma) which must start with resnet18_$(comma) resnet34_ or resnet50_ (like configs/classification/resnet18_dorefa_w2a2.yaml)))
-endif
-ifneq ($(and $(filter eval,$(MAKECMDGOALS)),$(CHECKPOINT)),)
-$(call need_file,$(CHECKPOINT),CHECKPOINT names no file)
-$(call need_mounted,$(CHECKPOINT),CHECKPOINT)
-endif
 ifneq ($(and $(filter smoke,$(MAKECMDGOALS)),$(TINY_COCO)),)
 $(call need_dir,$(TINY_COCO),set TINY_COCO to a folder with images/ and annotations/instances_*.json$(comma) or leave it empty for the built-in set)
 endif
@@ -346,65 +263,45 @@ $(call need_var,IDS,pass the image ids$(comma) e.g. IDS="139 285 632")
 $(call need_var,TINY_COCO,pass the folder to write$(comma) e.g. TINY_COCO=data/tiny_coco)
 $(call need_dir,$(DATA_DIR)/coco,set DATA_DIR to the folder holding coco/)
 endif
-# (eval and train-det of a config on the small COCO folder, e.g. the smoke's, need TINY_COCO instead)
-SMALL_COCO_CONFIG := $(if $(CONFIG),$(shell grep -ls "tiny_coco_" $(CONFIG)))
-ifneq ($(filter $(TRAIN_TARGETS) overall-full,$(MAKECMDGOALS))$(if $(SMALL_COCO_CONFIG),,$(filter train-det eval,$(MAKECMDGOALS))),)
-$(NEED_COCO)
-endif
-ifneq ($(and $(filter train-det eval,$(MAKECMDGOALS)),$(SMALL_COCO_CONFIG)),)
-$(call need_dir,$(TINY_COCO),$(CONFIG) trains or evaluates on the small COCO folder: set TINY_COCO to it)
-endif
-needs_imagenet = $(and $($(1)_CLS_CONFIG),$(if $(wildcard $(call host_file,$($(1)_WEIGHTS))),,$(if $(wildcard $(OUTPUT_DIR)/backbone_low/$(call name_of,$($(1)_CLS_CONFIG))/model_best.pth),,yes)))
-ifneq ($(filter backbone-low,$(MAKECMDGOALS))$(foreach e,$(patsubst train-%,%,$(filter $(TRAIN_TARGETS),$(MAKECMDGOALS))),$(call needs_imagenet,$(e))),)
-$(NEED_IMAGENET)
-endif
 
 # ---------------------------------------------------------------------------------------------------------
-# Recipe steps as file rules
-# 1. full-precision backbone from torchvision's weights file
-$(OUTPUT_DIR)/backbone_full/%/model_best.pth: | $$(LOCAL_DEPS) preflight
-ifneq ($(OTHER_MACHINE),)
-	$(call wait_for_machine0,$@)
-else
-	$(if $(filter $*,$(ARCHS)),,$(call fail,unknown backbone '$*': use ARCH=resnet18$(comma) resnet34 or resnet50))
-	$(call need_file,$(WEIGHTS_DIR)/$(TV_WEIGHTS_$*),put torchvision's $(TV_WEIGHTS_$*) in WEIGHTS_DIR)
-	$(RUN)$(PY) scripts/backbone_full.py --arch $* --weights $(call to_run_path,$(WEIGHTS_DIR)/$(TV_WEIGHTS_$*)) --output $(call to_run_path,$(@D))
-endif
-# 2. low-bit backbone: QAT finetuning on ImageNet of configs/classification/<name>.yaml (on every machine)
-$(OUTPUT_DIR)/backbone_low/%/model_best.pth: $(OUTPUT_DIR)/backbone_full/$$(call arch_of_cls,$$*)/model_best.pth | $$(LOCAL_DEPS) preflight
-	$(call need_file,configs/classification/$*.yaml,no classification config of that name; see configs/classification/)
-	$(NEED_IMAGENET)
-	$(RUN)$(PY) $(call cls_launch,backbone_low-$*)scripts/train_classifier.py --config configs/classification/$*.yaml --data $(C_DATA)/imagenet --output $(call to_run_path,$(@D)) --init $(call to_run_path,$<)$(if $(CLS_OPTS), --opts $(CLS_OPTS))
-# 3. export to detectron2 names: the full-precision backbone, and each low-bit one
-$(OUTPUT_DIR)/backbones/torch-r%-fp/model_d2.pth: $(OUTPUT_DIR)/backbone_full/resnet%/model_best.pth | $$(LOCAL_DEPS) preflight
-ifneq ($(OTHER_MACHINE),)
-	$(call wait_for_machine0,$@)
-else
-	$(RUN)$(PY) scripts/export_detectron2.py --input $(call to_run_path,$<) --output $(call to_run_path,$@) --arch resnet$*
-endif
-$(OUTPUT_DIR)/backbones/%/model_d2.pth: $(OUTPUT_DIR)/backbone_low/%/model_best.pth | $$(LOCAL_DEPS) preflight
-ifneq ($(OTHER_MACHINE),)
-	$(call wait_for_machine0,$@)
-else
-	$(RUN)$(PY) scripts/export_detectron2.py --input $(call to_run_path,$<) --output $(call to_run_path,$@) --arch $(call arch_of_cls,$*)
-endif
-# weights that only a person can provide
-$(WEIGHTS_DIR)/%:
-	$(call fail,$@ not found: put it in WEIGHTS_DIR (nothing is downloaded; README: Data and weights layout))
+# The recipe: model_quantization/recipe.py holds its step graph (each step's inputs, output and command,
+# from EXPERIMENTS and the configs), checks a goal's inputs, and runs the steps it needs, skipping those
+# whose output exists. make hands it its settings as MQ_* variables; under make -n it prints the commands.
+RECIPE_GOALS := train-% backbone-full backbone-low export train-det eval
+$(RECIPE_GOALS): export MQ_RUN = $(RUN)
+$(RECIPE_GOALS): export MQ_PY = $(PY)
+$(RECIPE_GOALS): export MQ_OUTPUT_DIR = $(OUTPUT_DIR)
+$(RECIPE_GOALS): export MQ_WEIGHTS_DIR = $(WEIGHTS_DIR)
+$(RECIPE_GOALS): export MQ_DATA_DIR = $(DATA_DIR)
+$(RECIPE_GOALS): export MQ_C_OUT = $(if $(filter docker,$(RUNNER)),$(C_OUT))
+$(RECIPE_GOALS): export MQ_C_WEIGHTS = $(if $(filter docker,$(RUNNER)),$(C_WEIGHTS))
+$(RECIPE_GOALS): export MQ_C_DATA = $(if $(filter docker,$(RUNNER)),$(C_DATA))
+$(RECIPE_GOALS): export MQ_TINY_COCO = $(TINY_COCO)
+$(RECIPE_GOALS): export MQ_OPTS = $(OPTS)
+$(RECIPE_GOALS): export MQ_CLS_OPTS = $(CLS_OPTS)
+$(RECIPE_GOALS): export MQ_NUM_GPUS = $(NUM_GPUS)
+$(RECIPE_GOALS): export MQ_NUM_MACHINES = $(NUM_MACHINES)
+$(RECIPE_GOALS): export MQ_MACHINE_RANK = $(MACHINE_RANK)
+$(RECIPE_GOALS): export MQ_DIST_URL = $(DIST_HOSTPORT)
+$(RECIPE_GOALS): export MQ_MACHINE_WAIT = $(MACHINE_WAIT)
+$(RECIPE_GOALS): export MQ_EXPERIMENTS = $(EXPERIMENTS)
+# the graph runs on the host: VENV's python where make setup made one, else HOST_PYTHON (with PyYAML)
+RECIPE_PY = $(or $(wildcard $(VENV)/bin/python),$(HOST_PYTHON))
+RECIPE = @+$(RECIPE_PY) -m model_quantization.recipe$(if $(DRY_RUN), --dry-run)
 
 # ---------------------------------------------------------------------------------------------------------
 # Targets
 .PHONY: help image image-check setup shell test smoke eval report check check-submodules wire install-forks tiny-coco \
-	backbone-full backbone-low export overall-full train-det list-experiments gpu-check gpu-wheels
+	backbone-full backbone-low export train-det list-experiments gpu-check gpu-wheels overall-full
 
 help: ## list targets and variables (this text)
 	@echo "Usage: make <target> [VARIABLE=value ...]   (make -n <target> shows the commands)"
 	@echo ""
 	@echo "Targets:"
 	@awk -F ':.*## ' '/^[a-z][a-z0-9-]*:.*## /{printf "  %-18s %s\n", $$1, $$2}' $(firstword $(MAKEFILE_LIST))
-	@echo "  train-<experiment> one per row of configs/experiments.yaml; its steps chained as file dependencies:"
-	@$(foreach t,$(TRAIN_TARGETS),echo "    $(t)";)
-	@$(if $(EXPERIMENTS),true,echo "    (none: $(EXPERIMENTS_MK) is missing; python scripts/gen_experiments_mk.py writes it)")
+	@echo "  train-<experiment> one per row of EXPERIMENTS, with every step it needs (finished ones skipped):"
+	@+MQ_EXPERIMENTS=$(EXPERIMENTS) $(RECIPE_PY) -m model_quantization.recipe list 2>&1 | sed 's/^/    train-/'
 	@echo ""
 	@echo "Variables (current value; set on the command line, e.g. make smoke RUNNER=local):"
 	@$(foreach v,$(HELP_VARS),printf '  %-15s %-28s %s\n' '$(v)' '$(subst ','"'"',$($(v)))' '$(subst ','"'"',$(HELP_$(v)))';)
@@ -442,9 +339,6 @@ test: | $$(LOCAL_DEPS) preflight ## run the test suite (pytest PYTEST_ARGS)
 smoke: | $$(LOCAL_DEPS) preflight ## the recipe's smoke run on TINY_COCO (minutes on a CPU), into OUTPUT_DIR/smoke
 	$(RUN)$(PY) scripts/smoke.py $(if $(TINY_COCO),--tiny-coco $(C_TINY) )--output $(C_OUT)/smoke $(SMOKE_ARGS)
 
-eval: | $$(LOCAL_DEPS) preflight ## evaluate a detector: CONFIG, CHECKPOINT (or OPTS="MODEL.WEIGHTS ..."); prints the AP table
-	$(RUN)$(PY) scripts/train_det.py --config-file $(CONFIG) --eval-only $(DET_LAUNCH) --data-dir $(C_DATA)$(if $(CHECKPOINT), MODEL.WEIGHTS $(call to_run_path,$(CHECKPOINT))) OUTPUT_DIR $(C_OUT)/eval/$(call name_of,$(CONFIG)) $(OPTS)
-
 report: | $$(LOCAL_DEPS) preflight ## gather every run under OUTPUT_DIR into OUTPUT_DIR/report (reference vs reproduced AP)
 	$(RUN)$(PY) scripts/report.py --runs $(C_OUT) --out $(C_OUT)/report
 
@@ -478,31 +372,33 @@ gpu-wheels: ## download what gpu-check needs beyond Python and torch (docker/gpu
 tiny-coco: ## cut TINY_COCO from DATA_DIR/coco by image IDS (COCO_SPLIT)
 	$(HOST_PYTHON) scripts/make_tiny_coco.py --coco $(DATA_DIR)/coco --split $(COCO_SPLIT) --ids $(IDS) --out $(TINY_COCO)
 
-backbone-full: $(OUTPUT_DIR)/backbone_full/$(ARCH)/model_best.pth ## step 1: full-precision ARCH from torchvision's weights file
+train-%: | $$(LOCAL_DEPS) preflight
+	$(RECIPE) train $*
 
-backbone-low: $$(if $$(CONFIG),$(OUTPUT_DIR)/backbone_low/$$(call name_of,$$(CONFIG))/model_best.pth,need-config) ## step 2: low-bit backbone QAT on ImageNet (CONFIG=configs/classification/...)
+backbone-full: | $$(LOCAL_DEPS) preflight ## step 1: full-precision ARCH from torchvision's weights file
+	$(RECIPE) backbone-full $(ARCH)
 
-export: $$(if $$(CONFIG),$(OUTPUT_DIR)/backbones/$$(call name_of,$$(CONFIG))/model_d2.pth,$(OUTPUT_DIR)/backbones/torch-r$$(patsubst resnet%,%,$(ARCH))-fp/model_d2.pth) ## step 3: backbone -> detectron2 names (CONFIG: a low-bit one; else ARCH's full-precision one)
+backbone-low: | $$(LOCAL_DEPS) preflight ## step 2: low-bit backbone QAT on ImageNet (CONFIG=configs/classification/...), after step 1
+	$(RECIPE) backbone-low "$(CONFIG)"
 
-overall-full: $$(if $$(call exp_of_config,$$(CONFIG)),$$(call exp_file,$$(call exp_of_config,$$(CONFIG))),unknown-config) ## step 4: a detector of the experiment table by CONFIG (and the steps it needs)
+export: | $$(LOCAL_DEPS) preflight ## step 3: backbone -> detectron2 names (CONFIG: a low-bit one; else ARCH's full-precision one)
+	$(RECIPE) export "$(CONFIG)" --arch $(ARCH)
 
-train-det: | $$(LOCAL_DEPS) preflight ## any detector run: CONFIG, OPTS (output: OUTPUT_DIR/detection/<config name>)
-	$(RUN)$(PY) scripts/train_det.py --config-file $(CONFIG) $(DET_LAUNCH) --data-dir $(C_DATA) OUTPUT_DIR $(C_OUT)/detection/$(call name_of,$(CONFIG)) $(OPTS)
+train-det: | $$(LOCAL_DEPS) preflight ## any detector config: CONFIG, OPTS (output: OUTPUT_DIR/detection/<config name>)
+	$(RECIPE) train-det "$(CONFIG)"
+
+eval: | $$(LOCAL_DEPS) preflight ## evaluate a detector: CONFIG, CHECKPOINT (or OPTS="MODEL.WEIGHTS ..."); prints the AP table
+	$(RECIPE) eval "$(CONFIG)" "$(CHECKPOINT)"
 
 list-experiments: ## the experiment names (make train-<name>)
-	@$(foreach e,$(EXPERIMENTS) $(EXPERIMENT_ALIASES),echo "$(e)";)
+	@+MQ_EXPERIMENTS=$(EXPERIMENTS) $(RECIPE_PY) -m model_quantization.recipe list
 
-.PHONY: preflight need-config unknown-config
+overall-full:
+	@echo "make: overall-full is now train-<experiment>, which also runs the steps it starts from (make list-experiments)" >&2; exit 2
+
+.PHONY: preflight
 # checks before any command that runs through RUN (docker, NVIDIA runtime, image; or the local python)
 preflight: | $$(LOCAL_DEPS)
 	$(PREFLIGHT_CHECKS)
 	@mkdir -p $(OUTPUT_DIR)
 	$(if $(and $(filter docker,$(RUNNER)),$(filter 0,$(shell id -u))),@chown $(USER_UID):$(USER_GID) $(OUTPUT_DIR))
-
-need-config:
-	$(call fail,CONFIG is empty: pass CONFIG=configs/classification/<name>.yaml)
-unknown-config:
-	$(call fail,CONFIG=$(CONFIG) is not the config of any experiment in $(EXPERIMENTS_MK): use train-det for other configs)
-
-train-%:
-	$(call fail,unknown experiment '$*': make list-experiments shows them (configs/experiments.yaml -> $(EXPERIMENTS_MK) via python scripts/gen_experiments_mk.py))

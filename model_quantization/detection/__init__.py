@@ -5,6 +5,6 @@ Only this sub-package knows about the forks, and it imports them lazily (inside 
 (experiment table, dataset paths, weight fitting, evaluation files, the report) work without them.
 The core package never imports this one.
 """
-from .experiments import find_experiment, load_config_chain, load_experiments, render_makefile
+from .experiments import find_experiment, load_config_chain, load_experiments
 
-__all__ = ["find_experiment", "load_config_chain", "load_experiments", "render_makefile"]
+__all__ = ["find_experiment", "load_config_chain", "load_experiments"]

@@ -1,13 +1,12 @@
 """The experiment table (``configs/experiments.yaml``) and detectron2-style ``_BASE_`` configs.
 
 Plain Python + PyYAML: nothing here imports detectron2 or AdelaiDet, so the table, the config
-chains and the Makefile fragment can be checked on any machine.
+chains and the recipe's step graph (``model_quantization.recipe``) work on any machine.
 
 * ``load_experiments(path)`` reads and validates the table (one dict per result row);
 * ``find_experiment(key, experiments)`` finds a row by name, alias or detector config path;
 * ``load_config_chain(path)`` merges a detector yaml with its ``_BASE_`` files the way
-  detectron2 does (the derived file wins, dicts merge key by key, lists are replaced);
-* ``render_makefile(experiments)`` writes the ``configs/experiments.mk`` fragment.
+  detectron2 does (the derived file wins, dicts merge key by key, lists are replaced).
 """
 import os
 
@@ -17,7 +16,7 @@ from ..configfiles import read_chain, repo_root
 from ..errors import UnknownKeyError, did_you_mean
 
 __all__ = ["DEFAULT_EXPERIMENTS", "EXPERIMENT_FIELDS", "load_experiments", "find_experiment",
-           "load_config_chain", "config_value", "render_makefile", "repo_root"]
+           "load_config_chain", "config_value", "repo_root"]
 
 EXPERIMENT_FIELDS = ("name", "detector", "backbone", "norm", "precision", "method", "weight_bits",
                      "activation_bits", "quantize_scope", "init", "config", "reference_ap",
@@ -138,54 +137,3 @@ def config_value(config, dotted, default=None):
             return default
         node = node[part]
     return node
-
-
-def _mk_value(value):
-    text = "" if value is None else str(value)
-    if any(c in text for c in "\n$#"):
-        raise ValueError("value {!r} cannot be written into a Makefile variable".format(text))
-    return text
-
-
-def _arch(backbone):
-    """"Torch-18" / "MSRA-R50" -> "resnet18" / "resnet50" (the classification arch name)."""
-    digits = "".join(c for c in backbone if c.isdigit())
-    return "resnet" + digits if digits else ""
-
-
-def render_makefile(experiments, root=None):
-    """The text of ``configs/experiments.mk`` for ``experiments`` (see its header)."""
-    root = root or repo_root()
-    lines = [
-        "# Generated from configs/experiments.yaml by scripts/gen_experiments_mk.py; do not edit.",
-        "# Per experiment NAME: NAME_CONFIG (detector yaml), NAME_INIT (fp | single | double),",
-        "# NAME_FP_DETECTOR (experiment it starts from, or empty), NAME_CLS_CONFIG (classification",
-        "# config of the low-bit backbone, or empty), NAME_BACKBONE (Torch-18 ...), NAME_ARCH",
-        "# (resnet18 ...), NAME_DETECTOR, NAME_METHOD,",
-        "# NAME_WEIGHTS / NAME_EXTRA_WEIGHTS (MODEL.WEIGHTS / MODEL.EXTRA_WEIGHTS of the config),",
-        "# NAME_OUTPUT (its OUTPUT_DIR) and NAME_REFERENCE_AP. Aliases repeat their row's values.",
-        "",
-    ]
-    names, aliases = [], []
-    for row in experiments:
-        cfg = load_config_chain(os.path.join(root, row["config"]))
-        values = [
-            ("CONFIG", row["config"]), ("INIT", row["init"]),
-            ("FP_DETECTOR", row["fp_detector"]), ("CLS_CONFIG", row["cls_config"]),
-            ("BACKBONE", row["backbone"]), ("ARCH", _arch(row["backbone"])),
-            ("DETECTOR", row["detector"]),
-            ("METHOD", row["method"]),
-            ("WEIGHTS", config_value(cfg, "MODEL.WEIGHTS")),
-            ("EXTRA_WEIGHTS", config_value(cfg, "MODEL.EXTRA_WEIGHTS")),
-            ("OUTPUT", config_value(cfg, "OUTPUT_DIR")),
-            ("REFERENCE_AP", row["reference_ap"]),
-        ]
-        for name in [row["name"]] + list(row.get("aliases") or []):
-            for key, value in values:
-                lines.append("{}_{} := {}".format(name, key, _mk_value(value)).rstrip())
-            lines.append("")
-        names.append(row["name"])
-        aliases.extend(row.get("aliases") or [])
-    lines.append("EXPERIMENTS := " + " ".join(names))
-    lines.append("EXPERIMENT_ALIASES := " + " ".join(aliases))
-    return "\n".join(lines) + "\n"

@@ -1,7 +1,6 @@
-"""The experiment table, the detector configs it names and the generated Makefile fragment."""
+"""The experiment table and the detector configs it names (the step graph built from them:
+tests/test_recipe.py)."""
 import os
-import subprocess
-import sys
 
 import pytest
 import yaml
@@ -11,7 +10,6 @@ from model_quantization.detection.experiments import (
     find_experiment,
     load_config_chain,
     load_experiments,
-    render_makefile,
     repo_root,
 )
 
@@ -168,26 +166,3 @@ def test_load_config_chain_detects_cycle(tmp_path):
     (tmp_path / "b.yaml").write_text("_BASE_: a.yaml\n")
     with pytest.raises(ValueError, match="cycle"):
         load_config_chain(str(tmp_path / "a.yaml"))
-
-
-def test_experiments_mk_is_in_sync_with_the_table():
-    with open(os.path.join(ROOT, "configs", "experiments.mk")) as f:
-        assert f.read() == render_makefile(EXPERIMENTS), \
-            "configs/experiments.mk is stale: run python scripts/gen_experiments_mk.py"
-
-
-def test_experiments_mk_defines_the_makefile_variables():
-    text = render_makefile(EXPERIMENTS)
-    for suffix, value in (("CONFIG", "configs/detection/fcos/R18-FPNBN-dorefa-w2a2-all.yaml"),
-                          ("FP_DETECTOR", "fcos-r18-fpnbn-fp"), ("INIT", "double")):
-        assert "fcos-r18-2bit_{} := {}\n".format(suffix, value) in text
-    assert "fcos-r18-fp_FP_DETECTOR :=\n" in text
-    names = [line.split(":=")[1].split() for line in text.splitlines()
-             if line.startswith("EXPERIMENTS :=")][0]
-    assert names == IDS
-
-
-def test_gen_experiments_mk_check_passes_on_committed_fragment():
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_experiments_mk.py"),
-                           "--check"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.returncode == 0, proc.stderr.decode()

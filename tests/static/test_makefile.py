@@ -6,15 +6,17 @@ import subprocess
 import time
 
 import pytest
-from static_helpers import FIXTURES, ROOT, make, make_env, requires_make, write_executable
+import yaml
+from static_helpers import ROOT, make, make_env, requires_make, write_executable
 
 pytestmark = requires_make
 
-FIXTURE_MK = os.path.join(FIXTURES, "experiments.mk")
+# a 2-bit double-init row of configs/experiments.yaml, its alias, and the FP detector it starts from
+LOW, ALIAS, FP = "fcos-r18-fpnbn-dorefa-w2a2-all", "fcos-r18-2bit", "fcos-r18-fpnbn-fp"
 CLS_CONFIG = "configs/classification/resnet18_dorefa_w2a2.yaml"
 FP_CONFIG = "configs/detection/fcos/R18-FPNBN-fp.yaml"
-# helper targets that are not user commands (they only report errors or run checks)
-INTERNAL = {"preflight", "need-config", "unknown-config"}
+# helper targets that are not user commands (checks; the old name that points to the new one)
+INTERNAL = {"preflight", "overall-full"}
 
 # target -> (extra variables, a piece of the command it must echo)
 TARGETS = {
@@ -36,11 +38,10 @@ TARGETS = {
     "backbone-low": ({"CONFIG": CLS_CONFIG},
                      "scripts/train_classifier.py --config %s" % CLS_CONFIG),
     "export": ({}, "scripts/export_detectron2.py --input"),
-    "overall-full": ({"CONFIG": FP_CONFIG}, "scripts/train_det.py --config-file %s" % FP_CONFIG),
     "train-det": ({"CONFIG": FP_CONFIG}, "scripts/train_det.py --config-file %s" % FP_CONFIG),
-    "train-demo-2bit": ({}, "MODEL.EXTRA_WEIGHTS"),
-    "train-demo-alias": ({}, "OUTPUT_DIR"),
-    "list-experiments": ({}, "demo-2bit"),
+    "train-" + LOW: ({}, "MODEL.EXTRA_WEIGHTS"),
+    "train-" + ALIAS: ({}, "OUTPUT_DIR"),
+    "list-experiments": ({}, ALIAS),
     "setup": ({}, "-m venv"),
     "gpu-check": ({}, "scripts/gpu_check.py --output"),
     "gpu-wheels": ({"WHEELS": "wheels"},
@@ -49,7 +50,7 @@ TARGETS = {
 
 
 def _vars(tmp_path, runner, **extra):
-    values = {"RUNNER": runner, "EXPERIMENTS_MK": FIXTURE_MK, "OUTPUT_DIR": str(tmp_path / "out"),
+    values = {"RUNNER": runner, "OUTPUT_DIR": str(tmp_path / "out"),
               "DATA_DIR": str(tmp_path / "data"), "WEIGHTS_DIR": str(tmp_path / "weights"),
               "TAG": "t1", "PYTHON": "python",
               "VENV": str(tmp_path / "venv")}  # never the checkout's own (maybe set-up) .venv
@@ -73,11 +74,11 @@ def test_makefile_help_is_the_default_goal():
 
 
 def test_makefile_help_lists_every_target_and_experiment():
-    out = make("help", "EXPERIMENTS_MK=%s" % FIXTURE_MK).stdout
-    listed = set(re.findall(r"^\s+([a-z][a-z0-9-]*)\s", out, re.M))
+    out = make("help").stdout
+    listed = set(re.findall(r"^\s+([a-z][a-z0-9-]*)\s", out + "\n", re.M))
     assert _declared_targets() <= listed, _declared_targets() - listed
-    for name in ("train-demo-fp", "train-demo-2bit", "train-demo-alias"):
-        assert name in listed
+    for name in _real_experiments():
+        assert "train-" + name in listed
 
 
 def test_makefile_help_lists_the_user_variables():
@@ -139,16 +140,16 @@ def _commands(stdout):
 
 
 def test_makefile_train_chains_every_step_in_order(tmp_path):
-    out = make("-n", "train-demo-2bit", *_vars(tmp_path, "local")).stdout
+    out = make("-n", "train-" + LOW, *_vars(tmp_path, "local")).stdout
     steps = [re.search(r"scripts/(\w+)\.py", line).group(1) for line in _commands(out)]
     assert steps[:2] == ["backbone_full", "train_classifier"]
     assert steps[2:4] == ["export_detectron2", "export_detectron2"]
     assert steps[4:] == ["train_det", "train_det"]
     fp, low = _commands(out)[4:]
-    assert "OUTPUT_DIR %s/detection/demo-fp" % (tmp_path / "out") in fp
+    assert "OUTPUT_DIR %s/detection/%s" % (tmp_path / "out", FP) in fp
     out_dir = tmp_path / "out"
     assert "MODEL.WEIGHTS %s/backbones/resnet18_dorefa_w2a2/model_d2.pth" % out_dir in low
-    assert "MODEL.EXTRA_WEIGHTS %s/detection/demo-fp/model_final.pth" % out_dir in low
+    assert "MODEL.EXTRA_WEIGHTS %s/detection/%s/model_final.pth" % (out_dir, FP) in low
 
 
 def test_makefile_train_does_not_redo_finished_steps(tmp_path):
@@ -156,45 +157,38 @@ def test_makefile_train_does_not_redo_finished_steps(tmp_path):
     done = ["backbone_full/resnet18/model_best.pth",
             "backbone_low/resnet18_dorefa_w2a2/model_best.pth",
             "backbones/torch-r18-fp/model_d2.pth", "backbones/resnet18_dorefa_w2a2/model_d2.pth",
-            "detection/demo-fp/model_final.pth"]
+            "detection/%s/model_final.pth" % FP]
     for age, rel in enumerate(reversed(done)):
         path = out_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("x")
         os.utime(str(path), (1e9 - age * 100, 1e9 - age * 100))
-    commands = _commands(make("-n", "train-demo-2bit", *_vars(tmp_path, "local")).stdout)
+    commands = _commands(make("-n", "train-" + LOW, *_vars(tmp_path, "local")).stdout)
     assert len(commands) == 1 and "--config-file configs/detection/fcos/R18-FPNBN-dorefa-w2a2-all" \
         in commands[0]
 
 
 def test_makefile_alias_trains_the_same_run(tmp_path):
-    alias = _commands(make("-n", "train-demo-alias", *_vars(tmp_path, "local")).stdout)
-    real = _commands(make("-n", "train-demo-2bit", *_vars(tmp_path, "local")).stdout)
-    assert alias == real
+    alias = _commands(make("-n", "train-" + ALIAS, *_vars(tmp_path, "local")).stdout)
+    real = _commands(make("-n", "train-" + LOW, *_vars(tmp_path, "local")).stdout)
+    assert alias == real and len(real) == 6
 
 
 def _real_experiments():
-    path = os.path.join(ROOT, "configs", "experiments.mk")
-    if not os.path.isfile(path):
-        return []
-    text = open(path).read()
-    names = re.findall(r"^EXPERIMENTS :=(.*)$", text, re.M)
-    return names[-1].split() if names else []
+    with open(os.path.join(ROOT, "configs", "experiments.yaml")) as handle:
+        rows = yaml.safe_load(handle)["experiments"]
+    return [name for row in rows for name in [row["name"]] + list(row.get("aliases") or [])]
 
 
-@pytest.mark.parametrize("name", _real_experiments() or ["(no configs/experiments.mk)"])
+@pytest.mark.parametrize("name", _real_experiments())
 def test_makefile_real_experiment_targets_dry_run(tmp_path, name):
-    if name.startswith("("):
-        pytest.skip("configs/experiments.mk not generated: python scripts/gen_experiments_mk.py")
-    values = _vars(tmp_path, "docker")
-    values = [v for v in values if not v.startswith("EXPERIMENTS_MK=")]
-    proc = make("-n", "train-%s" % name, *values)
+    proc = make("-n", "train-%s" % name, *_vars(tmp_path, "docker"))
     assert proc.returncode == 0, proc.stderr
     assert "scripts/train_det.py --config-file" in proc.stdout
 
 
 def test_makefile_classifier_gets_cls_opts_and_detectors_get_opts(tmp_path):
-    out = make("-n", "train-demo-2bit", *_vars(tmp_path, "local", OPTS="SOLVER.MAX_ITER 7",
+    out = make("-n", "train-" + LOW, *_vars(tmp_path, "local", OPTS="SOLVER.MAX_ITER 7",
                                                  CLS_OPTS="epochs=1")).stdout
     cls = [line for line in out.splitlines() if "train_classifier.py" in line][0]
     dets = [line for line in out.splitlines() if "train_det.py" in line]
@@ -241,7 +235,7 @@ def _flag(line, name):
     ("all", 3, "3"), ("all", 0, "auto")])
 def test_makefile_num_gpus_follows_gpus(tmp_path, runner, gpus, env_gpus, expected):
     env = _fake_nvidia_smi(tmp_path, env_gpus) if env_gpus is not None else None
-    out = make("-n", "train-demo-2bit", *_vars(tmp_path, runner, GPUS=gpus), env=env).stdout
+    out = make("-n", "train-" + LOW, *_vars(tmp_path, runner, GPUS=gpus), env=env).stdout
     dets = [line for line in out.splitlines() if "scripts/train_det.py" in line]
     cls = [line for line in out.splitlines() if "scripts/train_classifier.py" in line][0]
     assert len(dets) == 2 and all(_flag(line, "--num-gpus") == expected for line in dets), dets
@@ -275,7 +269,7 @@ TWO = {"NUM_MACHINES": "2", "DIST_URL": "node0:29500", "GPUS": "all", "NUM_GPUS"
 @pytest.mark.parametrize("runner", ["docker", "local"])
 @pytest.mark.parametrize("rank", [0, 1])
 def test_makefile_two_machines_each_rank_gets_its_command(tmp_path, runner, rank):
-    proc = make("-n", "train-demo-2bit", *_vars(tmp_path, runner, MACHINE_RANK=str(rank), **TWO))
+    proc = make("-n", "train-" + LOW, *_vars(tmp_path, runner, MACHINE_RANK=str(rank), **TWO))
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     dets = [line for line in lines if "scripts/train_det.py" in line]
@@ -307,7 +301,7 @@ def test_makefile_two_machines_each_rank_gets_its_command(tmp_path, runner, rank
 
 @pytest.mark.parametrize("runner", ["docker", "local"])
 def test_makefile_one_machine_commands_are_unchanged(tmp_path, runner):
-    out = make("-n", "train-demo-2bit", *_vars(tmp_path, runner, GPUS="all", NUM_GPUS="8",
+    out = make("-n", "train-" + LOW, *_vars(tmp_path, runner, GPUS="all", NUM_GPUS="8",
                                                  DIST_URL="node0:29500")).stdout
     for word in ("--num-machines", "--machine-rank", "--dist-url", "--network", "rdzv", "waiting"):
         assert word not in out, word

@@ -6,7 +6,7 @@ import re
 import subprocess
 
 import pytest
-from static_helpers import FIXTURES, ROOT, make_env, requires_make, write_executable
+from static_helpers import ROOT, make_env, requires_make, write_executable
 
 pytestmark = requires_make
 SCRIPT = os.path.join(ROOT, "scripts", "slurm_train.sh")
@@ -39,8 +39,7 @@ def _run(env, *args):
 
 @pytest.mark.parametrize("runner", ["docker", "local"])
 def test_slurm_example_gives_each_node_its_rank(slurm, tmp_path, runner):
-    proc = _run(slurm, "-n", "train-demo-2bit", "RUNNER=%s" % runner,
-                "EXPERIMENTS_MK=%s" % os.path.join(FIXTURES, "experiments.mk"),
+    proc = _run(slurm, "-n", "train-fcos-r18-2bit", "RUNNER=%s" % runner,
                 "OUTPUT_DIR=%s" % (tmp_path / "out"), "DATA_DIR=%s" % (tmp_path / "data"),
                 "WEIGHTS_DIR=%s" % (tmp_path / "weights"), "TAG=t1", "PYTHON=python", "GPUS=all",
                 "NUM_GPUS=8", "VENV=%s" % (tmp_path / "venv"))
