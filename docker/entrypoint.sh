@@ -1,15 +1,9 @@
 #!/usr/bin/env bash
 # Entry point of the image: check the fork wiring, then dispatch a verb.
 #
-#   train-det ARGS     python scripts/train_det.py ARGS            (detectron2-style: --config-file, KEY VALUE)
-#   eval ARGS          python scripts/train_det.py --eval-only ARGS (prints the COCO AP table)
-#   train-cls ARGS     python scripts/train_classifier.py ARGS
-#   backbone-full ARGS python scripts/backbone_full.py ARGS
-#   export ARGS        python scripts/export_detectron2.py ARGS
-#   report ARGS        python scripts/report.py ARGS
-#   smoke ARGS         python scripts/smoke.py ARGS
-#   test ARGS          python -m pytest ARGS
-#   check ARGS         python -m model_quantization.detection.check_install ARGS (forks import, build a model)
+#   VERB ARGS          a verb of the recipe's table (model_quantization/recipe.py, VERBS; `help` lists
+#                      them): train-det, eval, train-cls, backbone-full, export, recipe, report, smoke,
+#                      test, check
 #   shell [ARGS]       bash [ARGS] (a wiring problem is reported but does not stop the shell)
 #   help               this list
 #   anything else      executed as given (e.g. `python scripts/train_det.py ...`, the Makefile's form)
@@ -21,7 +15,9 @@ mq_home="${MQ_HOME:-/opt/mq}"
 cd "${mq_home}"
 
 usage() {
-    sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    echo "verbs:"
+    python -m model_quantization.recipe verbs
 }
 
 check_wiring() {
@@ -42,15 +38,9 @@ esac
 
 check_wiring || exit 3
 
-case "${verb}" in
-    train-det) exec python scripts/train_det.py "$@" ;;
-    eval) exec python scripts/train_det.py --eval-only "$@" ;;
-    train-cls) exec python scripts/train_classifier.py "$@" ;;
-    backbone-full) exec python scripts/backbone_full.py "$@" ;;
-    export) exec python scripts/export_detectron2.py "$@" ;;
-    report) exec python scripts/report.py "$@" ;;
-    smoke) exec python scripts/smoke.py "$@" ;;
-    test) exec python -m pytest "$@" ;;
-    check) exec python -m model_quantization.detection.check_install "$@" ;;
-    *) exec "${verb}" "$@" ;;
-esac
+# a verb of the table runs its command; anything else runs as given
+if command_words="$(python -m model_quantization.recipe verbs --command "${verb}")"; then
+    mapfile -t command <<<"${command_words}"
+    exec "${command[@]}" "$@"
+fi
+exec "${verb}" "$@"

@@ -17,9 +17,10 @@ provides (torchvision's weights in WEIGHTS_DIR, ``detectron2://NAME`` read as WE
 ``python -m model_quantization.recipe [--dry-run] <goal> ...`` runs what a goal needs, in order:
 
 * a step whose output exists is done and skipped; a missing one runs;
-* a step whose output exists but is older than one of its inputs (or whose input is about to be
-  rebuilt) is reported and nothing runs: the input changed after the step ran, and redoing it
-  would replace a finished run, so the user decides (move the folder away, or ``touch`` the file);
+* a step whose output exists but is older than one of its inputs is reported and nothing runs:
+  the input changed after the step ran, and redoing it would replace a finished run, so the user
+  decides (move the folder away, or ``touch`` the file); a file a finished step was made from
+  may be deleted (it is not rebuilt for nothing);
 * ``--dry-run`` prints the commands without running them or checking data (``make -n``).
 
 The Makefile calls it for ``train-<experiment>``, ``backbone-full``, ``backbone-low``, ``export``,
@@ -307,42 +308,45 @@ class Graph(object):
         return self.names[name]
 
     def plan(self, target, dry_run=False):
-        """The steps that make ``target`` (a file), in order: those whose output is missing.
-        Raises RecipeError for a stale output, or an input nobody makes that is missing (not
-        under ``dry_run``: ``make -n`` shows the commands before the data is in place)."""
-        order, state = [], {}
+        """The steps that make ``target`` (a file), in order: those whose output is missing and
+        needed. A finished step is not redone, even where a file it was made from is gone (a
+        deleted intermediate is not rebuilt for nothing); one older than a file it was made from
+        is reported (RecipeError), at any depth. A missing input that no step writes is an error,
+        except under ``dry_run`` (``make -n`` shows the commands before the data is in place)."""
+        order, seen = [], set()
 
-        def visit(path, wanted_by):
-            if path in state:
-                return state[path]
+        def visit(path, wanted_by, needed):
+            if (path, needed) in seen:
+                return
+            seen.add((path, needed))
             step = self.producers.get(path)
             if step is None:  # provided by a person
-                state[path] = False
                 # machines other than 0 wait for a single-process step's file: the files it
                 # reads are machine 0's
                 theirs = wanted_by is not None and wanted_by.single and self.s.other_machine
-                if not os.path.exists(path) and not dry_run and not theirs:
+                if needed and not os.path.exists(path) and not dry_run and not theirs:
                     raise RecipeError(_missing_input(path, wanted_by, self.s))
-                return False
-            inputs = step.inputs
-            rebuilt = [p for p in inputs if visit(p, step)]
+                return
             if os.path.exists(step.output):
-                newer = rebuilt or [p for p in inputs if os.path.exists(p)
-                                    and os.path.getmtime(p) > os.path.getmtime(step.output)]
+                for p in step.inputs:  # staleness further up; nothing is run for it
+                    visit(p, step, False)
+                newer = [p for p in step.inputs if os.path.exists(p)
+                         and os.path.getmtime(p) > os.path.getmtime(step.output)]
                 if newer:
                     raise RecipeError(
-                        "{} is older than {}, which it is made from ({}: the input changed "
-                        "after this step ran); to redo the step move {} away, to keep it as it "
-                        "is: touch {}".format(step.output, newer[0], "it is rebuilt first"
-                                              if rebuilt else "newer file",
-                                              os.path.dirname(step.output), step.output))
-                state[path] = False
-                return False
-            order.append(step)
-            state[path] = True
-            return True
+                        "{} is older than {}, which it is made from (the input changed after "
+                        "this step ran); to redo the step move {} away, to keep it as it is: "
+                        "touch {}".format(step.output, newer[0], os.path.dirname(step.output),
+                                          step.output))
+                return
+            if not needed:
+                return
+            for p in step.inputs:
+                visit(p, step, True)
+            if step not in order:
+                order.append(step)
 
-        visit(target, None)
+        visit(target, None, True)
         return order
 
 
@@ -515,11 +519,11 @@ def _parser():
 
 def main(argv=None):
     args = _parser().parse_args(argv)
+    if args.goal == "verbs":
+        return _verbs(args.command)
     if not os.path.isfile(os.path.join("scripts", "train_det.py")):
         raise RecipeError("run from the project root (the folder holding scripts/ and configs/), "
                           "not {}".format(os.getcwd()))
-    if args.goal == "verbs":
-        return _verbs(args.command)
     settings = Settings.from_env()
     if args.goal in ("train-det", "eval"):
         step = _det_command(settings, args.config, args.dry_run, args.goal == "eval",
