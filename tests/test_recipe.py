@@ -48,7 +48,8 @@ def test_detector_edges_come_from_its_config(tmp_path):
 
 def test_a_changed_config_changes_the_graph(tmp_path):
     cfg = tmp_path / "cfg.yaml"
-    cfg.write_text("_BASE_: %s\nMODEL:\n  WEIGHTS: output/backbones/resnet18_lsq_w2a2/model_d2.pth\n"
+    cfg.write_text("_BASE_: %s\nMODEL:\n"
+                   "  WEIGHTS: output/backbones/resnet18_lsq_w2a2/model_d2.pth\n"
                    "OUTPUT_DIR: output/detection/mine\n"
                    % os.path.join(ROOT, "configs", "detection", "fcos", "R18-FPNBN-fp.yaml"))
     row = dict(load_experiments()[0], name="mine", config=str(cfg), aliases=None)
