@@ -38,10 +38,18 @@ import shlex
 import sys
 import time
 
-from .detection.experiments import config_value, load_config_chain, load_experiments
 from .errors import UserError, did_you_mean, run_cli
 
-__all__ = ["ARCHS", "TORCHVISION_WEIGHTS", "VERBS", "Settings", "Step", "Graph", "main"]
+try:
+    from .detection.experiments import config_value, load_config_chain, load_experiments
+    _NO_YAML = None
+except ImportError as _exc:  # a host Python without PyYAML: main() says so in one line
+    if getattr(_exc, "name", None) != "yaml":
+        raise
+    _NO_YAML = _exc
+
+__all__ = ["ARCHS", "TORCHVISION_WEIGHTS", "VERBS", "Settings", "Step", "Graph", "classifier_argv",
+           "export_argv", "detector_argv", "run_steps", "main"]
 
 # torchvision's ImageNet weights file of each backbone (the name carries its sha256 prefix)
 TORCHVISION_WEIGHTS = {"resnet18": "resnet18-f37072fd.pth", "resnet34": "resnet34-b627a593.pth",
@@ -67,6 +75,32 @@ VERBS = (
     ("check", ["python", "-m", "model_quantization.detection.check_install"],
      "the forks import, are wired, and build the FCOS-R18 2-bit model"),
 )
+
+
+def classifier_argv(config, data, output, init=None, launch=()):
+    """``scripts/train_classifier.py``: train ``config`` on ``data`` into ``output``."""
+    argv = list(launch) + ["scripts/train_classifier.py", "--config", config, "--data", data,
+                           "--output", output]
+    return argv + (["--init", init] if init else [])
+
+
+def export_argv(source, output, arch):
+    """``scripts/export_detectron2.py``: a classifier checkpoint in detectron2's names."""
+    return ["scripts/export_detectron2.py", "--input", source, "--output", output, "--arch", arch]
+
+
+def detector_argv(config, launch=(), flags=(), data=None, weights=None, extra=None, output=None,
+                  eval_only=False):
+    """``scripts/train_det.py``: train (or ``eval_only``) ``config``; ``weights`` / ``extra`` /
+    ``output`` override MODEL.WEIGHTS / MODEL.EXTRA_WEIGHTS / OUTPUT_DIR (None: the config's)."""
+    argv = ["scripts/train_det.py", "--config-file", config] + (
+        ["--eval-only"] if eval_only else []) + list(launch) + list(flags)
+    argv += ["--data-dir", data] if data else []
+    for key, value in (("MODEL.WEIGHTS", weights), ("MODEL.EXTRA_WEIGHTS", extra),
+                      ("OUTPUT_DIR", output)):
+        if value is not None:
+            argv += [key, value]
+    return argv
 
 
 class RecipeError(UserError):
@@ -268,17 +302,15 @@ class Graph(object):
     def backbone_low(self, name, arch):
         config = os.path.join(CLS_DIR, name + ".yaml")
         init, out = self.full_path(arch), self.low_path(name)
-        argv = self.s.cls_launch("backbone_low-" + name) + [
-            "scripts/train_classifier.py", "--config", config,
-            "--data", self.s.data_arg() + "/imagenet",
-            "--output", self.s.run_path(os.path.dirname(out)), "--init", self.s.run_path(init)]
+        argv = classifier_argv(config, self.s.data_arg() + "/imagenet",
+                               self.s.run_path(os.path.dirname(out)), self.s.run_path(init),
+                               launch=self.s.cls_launch("backbone_low-" + name))
         tail = "--opts " + self.s.cls_opts if self.s.cls_opts else ""
         return Step("backbone_low", name, out, [init], argv, tail, needs="imagenet")
 
     def export(self, source, name, arch):
         out = self.export_path(name)
-        argv = ["scripts/export_detectron2.py", "--input", self.s.run_path(source),
-                "--output", self.s.run_path(out), "--arch", arch]
+        argv = export_argv(self.s.run_path(source), self.s.run_path(out), arch)
         return Step("export", name, out, [source], argv, single=True)
 
     def detector(self, row):
@@ -290,11 +322,10 @@ class Graph(object):
             raise RecipeError("{}: MODEL.WEIGHTS and OUTPUT_DIR must be set for the experiment "
                               "{!r} (the files it starts from and writes)".format(
                                   row["config"], row["name"]))
-        argv = ["scripts/train_det.py", "--config-file", row["config"]] + self.s.det_launch() + [
-            "--data-dir", self.s.data_arg(), "MODEL.WEIGHTS", self.s.run_path(weights)]
-        if extra:
-            argv += ["MODEL.EXTRA_WEIGHTS", self.s.run_path(extra)]
-        argv += ["OUTPUT_DIR", self.s.run_path(out_dir)]
+        argv = detector_argv(row["config"], self.s.det_launch(), data=self.s.data_arg(),
+                             weights=self.s.run_path(weights),
+                             extra=self.s.run_path(extra) if extra else None,
+                             output=self.s.run_path(out_dir))
         needs = "tiny_coco" if small_coco_config(row["config"]) else "coco"
         return Step("detector", row["name"], os.path.join(out_dir, "model_final.pth"),
                     [weights] + ([extra] if extra else []), argv, self.s.opts, needs=needs)
@@ -472,13 +503,10 @@ def _det_command(settings, config, dry_run, eval_only=False, checkpoint=""):
                 raise RecipeError("CHECKPOINT={} is outside OUTPUT_DIR, WEIGHTS_DIR and DATA_DIR, "
                                   "the folders the container sees: move it there or set one of "
                                   "them".format(checkpoint))
-    argv = ["scripts/train_det.py", "--config-file", config]
-    argv += (["--eval-only"] if eval_only else []) + settings.det_launch()
-    argv += ["--data-dir", settings.data_arg()]
-    if checkpoint:
-        argv += ["MODEL.WEIGHTS", settings.run_path(checkpoint)]
     out = os.path.join(settings.output_dir, "eval" if eval_only else "detection", name)
-    argv += ["OUTPUT_DIR", settings.run_path(out)]
+    argv = detector_argv(config, settings.det_launch(), data=settings.data_arg(),
+                         weights=settings.run_path(checkpoint) if checkpoint else None,
+                         output=settings.run_path(out), eval_only=eval_only)
     needs = "tiny_coco" if small_coco_config(config) else "coco"
     return Step("detector", name, os.path.join(out, "model_final.pth"), [], argv, settings.opts,
                 needs=needs)
@@ -521,6 +549,10 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     if args.goal == "verbs":
         return _verbs(args.command)
+    if _NO_YAML is not None:
+        raise RecipeError("{} has no PyYAML, and the step graph reads the yaml configs: install it "
+                          "(apt-get install python3-yaml, or pip install pyyaml), or set "
+                          "HOST_PYTHON to a Python that has it".format(sys.executable))
     if not os.path.isfile(os.path.join("scripts", "train_det.py")):
         raise RecipeError("run from the project root (the folder holding scripts/ and configs/), "
                           "not {}".format(os.getcwd()))

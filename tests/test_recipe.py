@@ -172,3 +172,13 @@ def test_the_image_verbs_come_from_the_table():
     unknown = subprocess.run([sys.executable, "-m", "model_quantization.recipe", "verbs",
                               "--command", "bash"], cwd=ROOT, stdout=subprocess.PIPE)
     assert unknown.returncode == 1 and not unknown.stdout
+
+
+def test_a_host_python_without_pyyaml_gets_one_line_naming_the_fix():
+    code = ("import runpy, sys; sys.modules['yaml'] = None; sys.argv = ['recipe', 'list']; "
+            "runpy.run_module('model_quantization.recipe', run_name='__main__')")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "has no PyYAML" in proc.stderr
+    assert "python3-yaml" in proc.stderr and "HOST_PYTHON" in proc.stderr

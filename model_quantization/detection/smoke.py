@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 
+from .. import recipe
 from . import forks
 from .evaluation import EVAL_FILE, box_ap, format_ap_table, read_eval_metrics
 from .experiments import repo_root
@@ -106,48 +107,46 @@ class SmokePlan(object):
             return ["--annotations", train] + (["--max-per-class", "0"] if self.builtin else [])
         return []
 
+    # The classifier, export and detector commands are the recipe's (model_quantization.recipe's
+    # builders, the same as make train-<experiment> runs), over the smoke's paths and configs.
     def cls_commands(self):
-        seed = (["--overwrite"] if self.overwrite else []) + ["--opts", "seed={}".format(self.seed)]
+        flags = ["--overwrite"] if self.overwrite else []
+        seed = flags + ["--opts", "seed={}".format(self.seed)]
         return [
             ("crops", self._script("make_cls_crops.py") + [
                 "--coco", self.tiny_coco, "--output", self.crops, "--seed", str(self.seed)]
-             + self._crop_annotations() + (["--overwrite"] if self.overwrite else [])),
-            ("classifier fp", self._script("train_classifier.py") + [
-                "--config", CLS_FP, "--data", self.crops, "--output", self.cls_fp] + seed),
-            ("classifier dorefa w2a2", self._script("train_classifier.py") + [
-                "--config", CLS_LOW, "--data", self.crops, "--output", self.cls_low,
-                "--init", "{fp_checkpoint}"] + seed),
+             + self._crop_annotations() + flags),
+            ("classifier fp", [self.python] + recipe.classifier_argv(
+                CLS_FP, self.crops, self.cls_fp) + seed),
+            ("classifier dorefa w2a2", [self.python] + recipe.classifier_argv(
+                CLS_LOW, self.crops, self.cls_low, init="{fp_checkpoint}") + seed),
         ]
 
     def export_commands(self):
         extra = ["--overwrite"] if self.overwrite else []
         return [
-            ("export fp", self._script("export_detectron2.py") + [
-                "--input", "{fp_checkpoint}", "--output", self.export_fp, "--arch", "resnet18"]
-             + extra),
-            ("export dorefa w2a2", self._script("export_detectron2.py") + [
-                "--input", "{low_checkpoint}", "--output", self.export_low, "--arch",
-                "resnet18"] + extra),
+            ("export fp", [self.python] + recipe.export_argv(
+                "{fp_checkpoint}", self.export_fp, "resnet18") + extra),
+            ("export dorefa w2a2", [self.python] + recipe.export_argv(
+                "{low_checkpoint}", self.export_low, "resnet18") + extra),
         ]
 
     def det_commands(self):
-        base = ["--num-gpus", "0", "--tiny-coco", self.tiny_coco]
-        if self.overwrite:
-            base.append("--overwrite")
+        launch = ["--num-gpus", "0"]
+        flags = ["--tiny-coco", self.tiny_coco] + (["--overwrite"] if self.overwrite else [])
         seed = ["SEED", str(self.seed), "MODEL.DEVICE", "cpu"]
+        fp_final = os.path.join(self.det_fp, "model_final.pth")
+        low_final = os.path.join(self.det_low, "model_final.pth")
         return [
             # evaluated at the end too: its AP is one of the learning checks
-            ("detector fp", self._script("train_det.py") + ["--config-file", DET_FP] + base + [
-                "MODEL.WEIGHTS", self.export_fp, "OUTPUT_DIR", self.det_fp] + seed),
-            ("detector dorefa w2a2 double-init", self._script("train_det.py") + [
-                "--config-file", DET_LOW] + base + [
-                "MODEL.EXTRA_WEIGHTS", os.path.join(self.det_fp, "model_final.pth"),
-                "MODEL.WEIGHTS", self.export_low, "OUTPUT_DIR", self.det_low] + seed),
-            ("evaluate dorefa w2a2", self._script("train_det.py") + [
-                "--config-file", DET_LOW, "--eval-only"] + base + [
-                "MODEL.EXTRA_WEIGHTS", "", "MODEL.WEIGHTS",
-                os.path.join(self.det_low, "model_final.pth"), "OUTPUT_DIR", self.det_eval]
-             + seed),
+            ("detector fp", [self.python] + recipe.detector_argv(
+                DET_FP, launch, flags, weights=self.export_fp, output=self.det_fp) + seed),
+            ("detector dorefa w2a2 double-init", [self.python] + recipe.detector_argv(
+                DET_LOW, launch, flags, weights=self.export_low, extra=fp_final,
+                output=self.det_low) + seed),
+            ("evaluate dorefa w2a2", [self.python] + recipe.detector_argv(
+                DET_LOW, launch, flags, weights=low_final, extra="", output=self.det_eval,
+                eval_only=True) + seed),
         ]
 
 
