@@ -143,36 +143,7 @@ endif
 ifeq ($(filter all none device=% 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16,$(GPUS)),)
 $(error GPUS=$(GPUS) is not understood; use GPUS=all, GPUS=none, GPUS=2 or GPUS=device=0,1)
 endif
-# a whole number >= 0 (one word of digits)
-strip_digits = $(subst 0,,$(subst 1,,$(subst 2,,$(subst 3,,$(subst 4,,$(subst 5,,$(subst 6,,$(subst 7,,$(subst 8,,$(subst 9,,$(1)))))))))))
-is_uint = $(and $(filter 1,$(words $(1))),$(if $(call strip_digits,$(1)),,yes))
-# Several machines: NUM_MACHINES, MACHINE_RANK, DIST_URL (host:port, or tcp://host:port)
-ifeq ($(and $(call is_uint,$(NUM_MACHINES)),$(filter-out 0,$(NUM_MACHINES))),)
-$(error NUM_MACHINES=$(NUM_MACHINES) is not a number of machines; use NUM_MACHINES=1 (this machine alone) or the machine count of the job, e.g. NUM_MACHINES=2)
-endif
-ifeq ($(call is_uint,$(MACHINE_RANK)),)
-$(error MACHINE_RANK=$(MACHINE_RANK) is not a machine rank; give each machine its rank 0..$(shell echo $$(($(NUM_MACHINES) - 1))), e.g. MACHINE_RANK=$$SLURM_NODEID)
-endif
-ifeq ($(if $(filter 0,$(MACHINE_RANK)),ok,$(shell [ $(MACHINE_RANK) -lt $(NUM_MACHINES) ] && echo ok)),)
-$(error MACHINE_RANK=$(MACHINE_RANK) is not below NUM_MACHINES=$(NUM_MACHINES); give each machine its rank 0..$(shell echo $$(($(NUM_MACHINES) - 1))), e.g. MACHINE_RANK=$$SLURM_NODEID)
-endif
-MULTI_MACHINE := $(filter-out 1,$(NUM_MACHINES))
-DIST_HOSTPORT := $(patsubst tcp://%,%,$(strip $(DIST_URL)))
-DIST_PORT := $(if $(findstring :,$(DIST_HOSTPORT)),$(lastword $(subst :, ,$(DIST_HOSTPORT))))
-DIST_HOST := $(patsubst %:$(DIST_PORT),%,$(DIST_HOSTPORT))
-ifneq ($(MULTI_MACHINE),)
-ifeq ($(DIST_URL),)
-$(error DIST_URL is empty but NUM_MACHINES=$(NUM_MACHINES); pass the rendezvous address of machine 0, e.g. DIST_URL=node0:29500 (the same on every machine))
-endif
-ifeq ($(and $(call is_uint,$(DIST_PORT)),$(shell [ 0$(DIST_PORT) -ge 1 ] && [ 0$(DIST_PORT) -le 65535 ] && echo ok),$(DIST_HOST),$(filter 1,$(words $(DIST_HOSTPORT)))),)
-$(error DIST_URL=$(DIST_URL) is not host:port; use machine 0's address and a free port, e.g. DIST_URL=$(or $(firstword $(subst :, ,$(DIST_HOSTPORT))),node0):29500)
-endif
-endif
-ifneq ($(origin NUM_GPUS),file)
-ifeq ($(or $(filter auto,$(NUM_GPUS)),$(call is_uint,$(NUM_GPUS))),)
-$(error NUM_GPUS=$(NUM_GPUS) is not a process count; use NUM_GPUS=8 (GPUs per machine), NUM_GPUS=0 (CPU) or NUM_GPUS=auto (every GPU the step sees))
-endif
-endif
+# NUM_GPUS, NUM_MACHINES, MACHINE_RANK and DIST_URL are checked by the step graph (model_quantization/recipe.py)
 ifneq ($(filter cpu,$(FLAVOR)),)
 ifneq ($(GPUS),none)
 ifeq ($(RUNNER),docker)
@@ -283,7 +254,7 @@ $(RECIPE_GOALS): export MQ_CLS_OPTS = $(CLS_OPTS)
 $(RECIPE_GOALS): export MQ_NUM_GPUS = $(NUM_GPUS)
 $(RECIPE_GOALS): export MQ_NUM_MACHINES = $(NUM_MACHINES)
 $(RECIPE_GOALS): export MQ_MACHINE_RANK = $(MACHINE_RANK)
-$(RECIPE_GOALS): export MQ_DIST_URL = $(DIST_HOSTPORT)
+$(RECIPE_GOALS): export MQ_DIST_URL = $(DIST_URL)
 $(RECIPE_GOALS): export MQ_MACHINE_WAIT = $(MACHINE_WAIT)
 $(RECIPE_GOALS): export MQ_EXPERIMENTS = $(EXPERIMENTS)
 # the graph runs on the host: VENV's python where make setup made one, else HOST_PYTHON (with PyYAML)

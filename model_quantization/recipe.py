@@ -141,8 +141,45 @@ class Settings(object):
         self.machine_wait = int(machine_wait)
         self.tiny_coco = tiny_coco
 
+    @staticmethod
+    def check_launch(num_gpus, num_machines, machine_rank, dist_url):
+        """Refuse launch settings no step can use: one line naming the value and the fix."""
+        def whole(text):
+            return text.isascii() and text.isdigit()
+
+        if not whole(num_machines) or int(num_machines) < 1:
+            raise RecipeError("NUM_MACHINES={} is not a number of machines; use NUM_MACHINES=1 "
+                              "(this machine alone) or the machine count of the job, e.g. "
+                              "NUM_MACHINES=2".format(num_machines))
+        ranks = "0..{}".format(int(num_machines) - 1)
+        if not whole(machine_rank):
+            raise RecipeError("MACHINE_RANK={} is not a machine rank; give each machine its rank "
+                              "{}, e.g. MACHINE_RANK=$SLURM_NODEID".format(machine_rank, ranks))
+        if int(machine_rank) >= int(num_machines):
+            raise RecipeError("MACHINE_RANK={} is not below NUM_MACHINES={}; give each machine its "
+                              "rank {}, e.g. MACHINE_RANK=$SLURM_NODEID".format(
+                                  machine_rank, num_machines, ranks))
+        if int(num_machines) > 1:
+            if not dist_url.strip():
+                raise RecipeError("DIST_URL is empty but NUM_MACHINES={}; pass the rendezvous "
+                                  "address of machine 0, e.g. DIST_URL=node0:29500 (the same on "
+                                  "every machine)".format(num_machines))
+            hostport = dist_url.strip()
+            hostport = hostport[len("tcp://"):] if hostport.startswith("tcp://") else hostport
+            host, _, port = hostport.rpartition(":")
+            if not host or " " in hostport or not whole(port) or not 1 <= int(port) <= 65535:
+                raise RecipeError("DIST_URL={} is not host:port; use machine 0's address and a "
+                                  "free port, e.g. DIST_URL={}:29500".format(
+                                      dist_url, (host or hostport.split(":")[0]) or "node0"))
+        if num_gpus != "auto" and not whole(num_gpus):
+            raise RecipeError("NUM_GPUS={} is not a process count; use NUM_GPUS=8 (GPUs per "
+                              "machine), NUM_GPUS=0 (CPU) or NUM_GPUS=auto (every GPU the step "
+                              "sees)".format(num_gpus))
+
     @classmethod
     def from_env(cls):
+        cls.check_launch(_env("NUM_GPUS", "0"), _env("NUM_MACHINES", "1"),
+                         _env("MACHINE_RANK", "0"), _env("DIST_URL"))
         container = {}
         for host, inside in ((_env("OUTPUT_DIR", "output"), _env("C_OUT")),
                              (_env("WEIGHTS_DIR", "weights"), _env("C_WEIGHTS")),

@@ -175,13 +175,20 @@ def test_makefile_local_gpus_none_hides_every_gpu(tmp_path, fake_python):
     (["NUM_GPUS=many"], ["NUM_GPUS=many", "NUM_GPUS=0", "NUM_GPUS=auto"]),
 ])
 @pytest.mark.parametrize("dry", [True, False])
-def test_makefile_bad_machine_values_are_named_with_the_fix(values, words, dry):
-    args = (["-n"] if dry else []) + ["train-det", "RUNNER=local", "CONFIG=x.yaml"] + values
+def test_makefile_bad_machine_values_are_named_with_the_fix(tmp_path, values, words, dry):
+    args = (["-n"] if dry else []) + ["train-det", "RUNNER=local", "CONFIG=x.yaml",
+                                      "PYTHON=python", "VENV=%s" % (tmp_path / "venv"),
+                                      "OUTPUT_DIR=%s" % (tmp_path / "out")] + values
     _one_line_error(make(*args), *words)
 
 
 def test_makefile_good_machine_values_pass(tmp_path):
-    for url in ("node0:29500", "tcp://10.0.0.1:29500"):
-        proc = make("-n", "report", "RUNNER=local", "NUM_MACHINES=3", "MACHINE_RANK=2",
-                    "DIST_URL=%s" % url, "OUTPUT_DIR=%s" % tmp_path)
+    for url, hostport in (("node0:29500", "node0:29500"), ("tcp://10.0.0.1:29500",
+                                                          "10.0.0.1:29500")):
+        proc = make("-n", "train-det", "RUNNER=local", "NUM_MACHINES=3", "MACHINE_RANK=2",
+                    "DIST_URL=%s" % url, "OUTPUT_DIR=%s" % tmp_path, "PYTHON=python",
+                    "VENV=%s" % (tmp_path / "venv"), "NUM_GPUS=4",
+                    "CONFIG=configs/detection/fcos/R18-FPNBN-fp.yaml")
         assert proc.returncode == 0, proc.stderr
+        assert ("--num-gpus 4 --num-machines 3 --machine-rank 2 --dist-url tcp://%s " % hostport
+                in proc.stdout)
