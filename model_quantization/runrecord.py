@@ -30,7 +30,8 @@ import yaml
 from .checkpoint import file_mode
 from .configfiles import repo_root
 
-__all__ = ["collect_environment", "write_run_record", "set_run_status", "mark_run_failed",
+__all__ = ["check_run_folder", "collect_environment", "write_run_record", "set_run_status",
+           "mark_run_failed",
            "project_root", "DEFAULT_BUILD_INFO"]
 
 DEFAULT_BUILD_INFO = "/etc/mq-build-info.json"
@@ -197,6 +198,24 @@ def _config_text(config):
         return config.dump()
     raise TypeError("config must be a dict, a yacs CfgNode or yaml text, got {}".format(
         type(config).__name__))
+
+
+def check_run_folder(folder, marks, resume=False, overwrite=False, name="output folder",
+                     elsewhere="choose another --output"):
+    """The one guard of a run folder (classifier and detector runs alike): refuse a folder that
+    holds one of ``marks`` (the files a started or finished run leaves) unless the user asked to
+    ``resume`` the run or to ``overwrite`` it; asking for both is refused too. Returns the marks
+    found. ``name`` and ``elsewhere`` word the message for the entry point (``--output`` or
+    detectron2's ``OUTPUT_DIR``)."""
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite contradict each other: resume continues the "
+                         "run in {!r}, overwrite starts a new one there; give one".format(folder))
+    found = [m for m in marks if os.path.exists(os.path.join(folder, m))]
+    if found and not (resume or overwrite):
+        raise FileExistsError("{} {!r} already holds a run ({}); pass --resume to continue it, "
+                              "--overwrite to start over there (its files are replaced), or "
+                              "{}".format(name, folder, ", ".join(found), elsewhere))
+    return found
 
 
 def set_run_status(output_dir, status, **fields):

@@ -18,7 +18,7 @@ import sys
 import torch
 from torch import nn
 
-from ..runrecord import mark_run_failed, write_run_record
+from ..runrecord import check_run_folder, mark_run_failed, write_run_record
 from .data import build_datasets, build_loaders, seed_epoch
 from .distributed import barrier, setup_distributed
 from .engine import evaluate, make_grad_scaler, train_one_epoch
@@ -44,17 +44,8 @@ LOGGER_NAME = "model_quantization.classification"
 
 def check_output_dir(output, resume=False, overwrite=False):
     """Refuse to reuse a folder holding a run unless asked; return the run files found."""
-    if resume and overwrite:
-        raise ValueError("--resume and --overwrite contradict each other: resume continues the "
-                         "run in {!r}, overwrite starts a new one there; give one".format(output))
-    found = [f for f in RUN_FILES if os.path.exists(os.path.join(output, f))]
-    results = [f for f in found if f in RESULT_FILES]
-    if results and not (resume or overwrite):
-        raise FileExistsError("output folder {!r} already holds a run ({}); pass --resume to "
-                              "continue it, --overwrite to start over there (its files are "
-                              "replaced), or choose another --output".format(
-                                  output, ", ".join(results)))
-    return found
+    check_run_folder(output, RESULT_FILES, resume, overwrite)
+    return [f for f in RUN_FILES if os.path.exists(os.path.join(output, f))]
 
 
 def _setup_logger(output, is_main):

@@ -13,6 +13,7 @@ import argparse
 import os
 
 from ..errors import ConfigError
+from ..runrecord import check_run_folder
 
 __all__ = ["build_parser", "parse_args", "resolve_num_gpus", "check_output_dir",
            "finished_run_files"]
@@ -133,20 +134,19 @@ def resolve_num_gpus(args, device_count=None):
     return args
 
 
+# files that mark a started or finished detector training run
+FINISHED_MARKS = ("model_final.pth", "last_checkpoint")
+
+
 def finished_run_files(output_dir):
     """Files in ``output_dir`` that mark a started or finished training run."""
-    marks = ("model_final.pth", "last_checkpoint")
-    paths = [os.path.join(output_dir, m) for m in marks]
+    paths = [os.path.join(output_dir, m) for m in FINISHED_MARKS]
     return [p for p in paths if os.path.exists(p)]
 
 
 def check_output_dir(output_dir, resume=False, overwrite=False, eval_only=False):
-    """Refuse to train into a folder that already holds a run, unless asked to."""
-    if eval_only or resume or overwrite:
-        return
-    found = finished_run_files(output_dir)
-    if found:
-        raise FileExistsError(
-            "OUTPUT_DIR {!r} already holds a run ({}); pass --resume to continue it, "
-            "--overwrite to train over it, or choose another folder: OUTPUT_DIR new/path".format(
-                output_dir, ", ".join(os.path.basename(f) for f in found)))
+    """Refuse to train into a folder that already holds a run, unless asked to (an evaluation
+    writes its own files and is never refused)."""
+    if not eval_only:
+        check_run_folder(output_dir, FINISHED_MARKS, resume, overwrite, name="OUTPUT_DIR",
+                         elsewhere="choose another folder: OUTPUT_DIR new/path")

@@ -6,6 +6,7 @@ line names the problem and the fix, and that nothing on disk changed that should
 import hashlib
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -17,7 +18,9 @@ class Result:
         self.rc = proc.returncode
         self.out = proc.stdout
         self.err = proc.stderr
-        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        # the last line that is not make's own trailer (make: *** [Makefile:N: goal] Error 2)
+        lines = [line for line in proc.stderr.splitlines()
+                 if line.strip() and not re.match(r"make: \*\*\* \[.*\] Error \d+$", line)]
         self.last = lines[-1] if lines else ""
 
     def __repr__(self):
