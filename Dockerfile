@@ -123,7 +123,7 @@ RUN --mount=type=secret,id=site_ca,required=false \
     docker/install.sh patches project wire
 
 # Build record read by model_quantization.runrecord (env MQ_BUILD_INFO), and the run-time settings:
-# no package index, no downloads.
+# no package index, no downloads; the step graph's folders (the `recipe` verb) are the mounts.
 RUN python docker/write_build_info.py --out /etc/mq-build-info.json \
         --image-tag "${IMAGE_TAG}" --flavor "${MQ_FLAVOR}" --project-commit "${PROJECT_COMMIT}" \
         --submodule "forks/detectron2=${DETECTRON2_COMMIT}" \
@@ -137,6 +137,9 @@ ENV MQ_IMAGE_TAG=${IMAGE_TAG} \
     TORCH_HOME=/weights/torch \
     DETECTRON2_DATASETS=/data \
     DATA_DIR=/data \
+    MQ_DATA_DIR=/data \
+    MQ_WEIGHTS_DIR=/weights \
+    MQ_OUTPUT_DIR=/outputs \
     MPLCONFIGDIR=/tmp/matplotlib
 
 # A non-root user whose uid/gid can match the host's (make image passes USER_UID/USER_GID = id -u/-g;
