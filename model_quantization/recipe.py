@@ -137,6 +137,7 @@ class Settings(object):
         self.opts, self.cls_opts = opts.strip(), cls_opts.strip()
         self.num_gpus = str(num_gpus)
         self.num_machines, self.machine_rank = int(num_machines), int(machine_rank)
+        dist_url = dist_url.strip()
         self.dist = dist_url[len("tcp://"):] if dist_url.startswith("tcp://") else dist_url
         self.machine_wait = int(machine_wait)
         self.tiny_coco = tiny_coco
