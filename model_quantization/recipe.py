@@ -277,10 +277,14 @@ def _name_of(path):
     return os.path.splitext(os.path.basename(path))[0]
 
 
-def _arch_of(backbone):
-    """"Torch-18" / "MSRA-R50" -> "resnet18" / "resnet50"."""
-    digits = "".join(c for c in backbone if c.isdigit())
-    return "resnet" + digits if digits else ""
+# the classifier's default arch (model_quantization.classification.config.DEFAULTS; a test keeps
+# them in step: that module imports torch, this one runs on the host)
+DEFAULT_CLS_ARCH = "resnet18"
+
+
+def classifier_arch(path):
+    """The ResNet a classification config trains (its ``arch``, through ``_BASE_``)."""
+    return config_value(load_config_chain(path), "arch") or DEFAULT_CLS_ARCH
 
 
 def small_coco_config(path):
@@ -298,16 +302,12 @@ class Graph(object):
         self.experiments = load_experiments(table) if experiments is None else experiments
         self.producers = {}
         self.names = {}  # experiment name or alias -> its detector step
-        cls_arch = {}
-        for row in self.experiments:
-            if row["cls_config"]:
-                cls_arch[_name_of(row["cls_config"])] = _arch_of(row["backbone"])
         for arch in ARCHS:
             self._add(self.backbone_full(arch))
             self._add(self.export(self.full_path(arch), "torch-r{}-fp".format(arch[6:]), arch))
-        for path in sorted(glob.glob(os.path.join(CLS_DIR, "resnet*.yaml"))):
+        for path in sorted(glob.glob(os.path.join(CLS_DIR, "*.yaml"))):
             name = _name_of(path)
-            arch = cls_arch.get(name) or name.split("_")[0]
+            arch = classifier_arch(path)
             if arch in ARCHS:
                 self._add(self.backbone_low(name, arch))
                 self._add(self.export(self.low_path(name), name, arch))
@@ -617,10 +617,9 @@ def main(argv=None):
             _arch(args.arch)[6:])
         target = graph.export_path(name)
     if target not in graph.producers:
-        raise RecipeError("no step writes {} (CONFIG={}): make tells a backbone config's ResNet "
-                          "from its name, which must start with resnet18_, resnet34_ or resnet50_ "
-                          "(like configs/classification/resnet18_dorefa_w2a2.yaml)".format(
-                              target, getattr(args, "config", "")))
+        raise RecipeError("no step writes {} (CONFIG={}): its arch {!r} has no torchvision "
+                          "backbone here; the recipe's classification configs train {}".format(
+                              target, args.config, classifier_arch(args.config), ", ".join(ARCHS)))
     steps = graph.plan(target, args.dry_run)
     if not steps:
         print("{} is done: {}".format(args.goal, target))

@@ -182,3 +182,18 @@ def test_a_host_python_without_pyyaml_gets_one_line_naming_the_fix():
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "has no PyYAML" in proc.stderr
     assert "python3-yaml" in proc.stderr and "HOST_PYTHON" in proc.stderr
+
+
+def test_a_classification_configs_arch_is_read_through_its_base(tmp_path):
+    from model_quantization.classification.config import DEFAULTS
+
+    assert recipe.DEFAULT_CLS_ARCH == DEFAULTS["arch"]
+    smoke = os.path.join("configs", "classification", "smoke_resnet18_fp.yaml")
+    assert recipe.classifier_arch(smoke) == "resnet18"  # from its _BASE_, resnet18_fp.yaml
+    graph = recipe.Graph(_settings(tmp_path))
+    steps = graph.plan(graph.low_path("smoke_resnet18_fp"), dry_run=True)
+    assert [(s.kind, s.key) for s in steps] == [("backbone_full", "resnet18"),
+                                                ("backbone_low", "smoke_resnet18_fp")]
+    cfg = tmp_path / "r34.yaml"
+    cfg.write_text("arch: resnet34\n")
+    assert recipe.classifier_arch(str(cfg)) == "resnet34"

@@ -19,8 +19,9 @@ class Result:
         self.out = proc.stdout
         self.err = proc.stderr
         # the last line that is not make's own trailer (make: *** [Makefile:N: goal] Error 2)
+        trailer = re.compile(r"make(\[\d+\])?: \*\*\* \[.*\] Error \d+$")
         lines = [line for line in proc.stderr.splitlines()
-                 if line.strip() and not re.match(r"make: \*\*\* \[.*\] Error \d+$", line)]
+                 if line.strip() and not trailer.match(line)]
         self.last = lines[-1] if lines else ""
 
     def __repr__(self):

@@ -16,7 +16,7 @@ def _one_line_error(proc, *words):
     step that failed), holding every one of ``words``."""
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines()
-             if line.strip() and not re.match(r"make: \*\*\* \[.*\] Error \d+$", line)]
+             if line.strip() and not re.match(r"make(\[\d+\])?: \*\*\* \[.*\] Error \d+$", line)]
     assert len(lines) == 1, proc.stderr
     for word in words:
         assert word in lines[0], (word, lines[0])
