@@ -37,7 +37,9 @@ image (FCOS/RetinaNet heads shared across FPN levels) or per batch then quantize
   after each forward). Activation checkpointing: with autograd on, calls inside a backward pass
   (a reentrant checkpoint's recomputation) or under saved-tensor hooks (non-reentrant
   checkpoint, ``save_on_cpu``) bypass the cache, so forward and recomputation save the same
-  tensors; torch < 2.0 cannot tell the first case (set ``cache_weights = False`` there).
+  tensors. Both checks use private torch functions (``torch._C._current_graph_task_id``,
+  ``torch._C._autograd._top_saved_tensors_default_hooks``) and are skipped where a torch lacks
+  them: there, set ``cache_weights = False`` around checkpointed layers.
   ``torch.jit.trace`` bypasses the cache (a copy from before the trace would be recorded as a
   constant).
 
@@ -45,9 +47,10 @@ Side effects stay those of an uncached pass: ``cache_hit`` counts the reused pas
 as ``quantize`` would; warm-up passes (``in_warmup``) are never cached; a ``quantize`` that changes
 its own state (LQ-Net refitting its basis in training) is not cached (the key before and after it
 differ), so those passes all run. Activations are never cached; any other call drops the cached
-copy; pickles and deep copies carry none. Changes made behind autograd's back (``w.data.copy_``)
-are not seen before the next backward pass. ``cache_weights = False`` on an instance (or the
-class) turns the cache off.
+copy; pickles and deep copies carry none. Changes made behind autograd's back
+(``w.data.copy_``, which bumps no version) are not seen, except that a backward pass drops a
+training copy anyway. ``cache_weights = False`` on an instance (or the class) turns the cache
+off.
 """
 import math
 import weakref
