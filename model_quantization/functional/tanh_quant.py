@@ -11,6 +11,22 @@ import torch
 
 __all__ = ["tanh_weight_quant"]
 
+_AMINMAX = getattr(torch, "aminmax", None)  # torch >= 1.11
+
+
+def _index_of_max_abs(flat):
+    """Index ``j`` of ``max|t|``: the first maximum when ``max >= -min``, else the first minimum.
+
+    On CPU one ``aminmax`` pass picks the side, then one ``argmax`` or ``argmin`` (the value
+    comparison costs nothing there); elsewhere, and on torch < 1.11, both indices and a
+    ``where``, so the device never has to answer a question to the host. Same index either way.
+    """
+    if _AMINMAX is not None and flat.device.type == "cpu":
+        lo, hi = _AMINMAX(flat)
+        return flat.argmax() if bool(hi >= -lo) else flat.argmin()
+    i_max, i_min = flat.argmax(), flat.argmin()
+    return torch.where(flat[i_max] >= -flat[i_min], i_max, i_min)
+
 
 class _TanhWeightQuant(torch.autograd.Function):
 
@@ -18,8 +34,7 @@ class _TanhWeightQuant(torch.autograd.Function):
     def forward(ctx, w, levels):
         t = torch.tanh(w)
         flat = t.reshape(-1)
-        i_max, i_min = flat.argmax(), flat.argmin()
-        j = torch.where(flat[i_max] >= -flat[i_min], i_max, i_min)
+        j = _index_of_max_abs(flat)
         m = flat[j].abs()
         half = (levels - 1) / 2.0
         y = torch.addcmul(t.new_tensor(half), t, half / m).round_()  # t' (L-1), rounded
@@ -36,7 +51,8 @@ class _TanhWeightQuant(torch.autograd.Function):
             gt = torch.dot(g, flat_t)
         else:
             gt = (g * flat_t).sum()
-        grad_w = torch.addcmul(g, g, flat_t.square(), value=-1.0).div_(m)  # g (1 - t^2) / m
+        grad_w = flat_t.square()
+        torch.addcmul(g, g, grad_w, value=-1.0, out=grad_w).div_(m)  # g (1 - t^2) / m
         t_j = flat_t[j]
         correction = -torch.sign(t_j) * (1.0 - t_j * t_j) * gt / (m * m)
         grad_w.index_add_(0, j.reshape(1), correction.reshape(1).to(grad_w.dtype))

@@ -13,15 +13,44 @@ Warm-up (QTool's ``stable`` / ``correlate``): for the first ``stable`` forward p
 zero contribution, so DDP never sees an unused parameter, and the statistic is averaged over
 ranks when ``torch.distributed`` is initialised, so replicas agree.
 
-Weight cache (inference): when autograd is off and the input is an ``nn.Parameter`` (a layer's
-weight), the fake-quantized copy is kept and returned again while nothing it depends on has
-changed: the weight (same object, storage and in-place version), every parameter and buffer of
-the quantizer (clip, basis, ``level_num``: in-place updates such as a policy's ``fill_`` bump
-their version) and its plain attributes (e.g. ``training``, ``adaptive``). A layer called several
-times per image (FCOS/RetinaNet heads shared across FPN levels) or per batch then quantizes its
-weight once. Side effects stay those of an uncached pass (``iteration`` still counts). Activations
-are never cached; any call with autograd on drops the cached copy. ``cache_weights = False`` on an
-instance (or the class) turns it off.
+Weight cache: a quantizer given an ``nn.Parameter`` (a layer's weight) keeps its fake-quantized
+copy and returns that same tensor again while nothing it depends on has changed: the weight (same
+object, storage and in-place version, so an optimizer step or ``load_state_dict`` is seen), every
+parameter and buffer of the quantizer (clip, basis, ``level_num``: in-place updates such as a
+policy's ``fill_`` bump their version; ``cache_ignore`` names the bookkeeping buffers the forward
+itself writes, e.g. ``iteration``), its plain attributes (``training``, ``adaptive`` ...), whether
+autograd is on, which tensors require grad and the autocast state. A layer called several times per
+image (FCOS/RetinaNet heads shared across FPN levels) or per batch then quantizes its weight once.
+
+* Autograd off (inference): the copy is a plain tensor, reused across images until the model
+  changes. Outputs are bit-identical to recomputing.
+* Autograd on (training): the copy is the output of one autograd graph, shared by every use in the
+  step, so autograd sums the uses' gradients and runs the quantizer's backward once. Outputs are
+  bit-identical; parameter gradients equal the uncached ones up to the order of the summation
+  (the uncached pass adds the uses' weight gradients after each quantizer backward, the cached one
+  before a single one). The copy is dropped as soon as a backward pass computes its gradient (a
+  tensor hook), so each step (and each micro-batch of gradient accumulation: forward, backward,
+  forward, backward, step) builds its own graph, and the optimizer's in-place update is seen
+  through the weight's version anyway. Not supported with the cache on: two forwards sharing the
+  copy, then two separate ``backward()`` calls without ``retain_graph`` (the second finds the
+  shared graph freed: "backward through the graph a second time"; sum the losses, or backward
+  after each forward). Activation checkpointing: with autograd on, calls inside a backward pass
+  (a reentrant checkpoint's recomputation) or under saved-tensor hooks (non-reentrant
+  checkpoint, ``save_on_cpu``) bypass the cache, so forward and recomputation save the same
+  tensors. Both checks use private torch functions (``torch._C._current_graph_task_id``,
+  ``torch._C._autograd._top_saved_tensors_default_hooks``) and are skipped where a torch lacks
+  them: there, set ``cache_weights = False`` around checkpointed layers.
+  ``torch.jit.trace`` bypasses the cache (a copy from before the trace would be recorded as a
+  constant).
+
+Side effects stay those of an uncached pass: ``cache_hit`` counts the reused pass in ``iteration``
+as ``quantize`` would; warm-up passes (``in_warmup``) are never cached; a ``quantize`` that changes
+its own state (LQ-Net refitting its basis in training) is not cached (the key before and after it
+differ), so those passes all run. Activations are never cached; any other call drops the cached
+copy; pickles and deep copies carry none. Changes made behind autograd's back
+(``w.data.copy_``, which bumps no version) are not seen, except that a backward pass drops a
+training copy anyway. ``cache_weights = False`` on an instance (or the class) turns the cache
+off.
 """
 import math
 import weakref
@@ -30,6 +59,57 @@ import torch
 from torch import nn
 
 __all__ = ["Quantizer", "levels_from_bits"]
+
+
+_GRAPH_TASK_ID = getattr(torch._C, "_current_graph_task_id", None)  # torch >= 2.0
+_TOP_SAVED_HOOKS = getattr(getattr(torch._C, "_autograd", None), "_top_saved_tensors_default_hooks",
+                           None)
+
+
+def _saved_tensor_hooks_on():
+    """True inside ``torch.autograd.graph.saved_tensors_hooks`` (non-reentrant checkpoint,
+    ``save_on_cpu``): its recomputation must save what the forward saved, use for use."""
+    if _TOP_SAVED_HOOKS is None:
+        return False
+    try:
+        return _TOP_SAVED_HOOKS(False) is not None
+    except TypeError:  # another signature in another torch
+        return _TOP_SAVED_HOOKS() is not None
+
+
+def _graph_cache_unsafe():
+    """With autograd on, whether a cached graph must not be shared here: inside a backward pass
+    (a reentrant checkpoint's recomputation, which would backpropagate the shared graph on its
+    own) or under saved-tensor hooks."""
+    return (_GRAPH_TASK_ID is not None and _GRAPH_TASK_ID() != -1) or _saved_tensor_hooks_on()
+
+
+def _autocast_state_fn():
+    try:
+        torch.is_autocast_enabled("cpu")
+    except TypeError:  # torch < 2.4: no device argument (and no deprecation of the CPU call)
+        cpu = getattr(torch, "is_autocast_cpu_enabled", lambda: False)
+        return lambda: (torch.is_autocast_enabled(), cpu())
+    return lambda: (torch.is_autocast_enabled(), torch.is_autocast_enabled("cpu"))
+
+
+# whether autocast is on (CUDA, CPU): it may change the dtype a quantizer computes in
+_autocast_state = _autocast_state_fn()
+
+
+def _drop_on_backward(quantizer, token):
+    """Tensor hook for a cached output with a graph: when a backward pass computes its gradient
+    (so that graph is being used up), drop the cache entry ``token`` if it is still the current
+    one. Holds the quantizer weakly and not the entry, so no reference cycle through the graph."""
+    ref = weakref.ref(quantizer)
+
+    def hook(grad):
+        q = ref()
+        if q is not None:
+            cached = q.__dict__.get("_cache")
+            if cached is not None and cached[-1] is token:
+                q._cache = None
+    return hook
 
 
 def _version_of(t):
@@ -112,35 +192,44 @@ class Quantizer(nn.Module):
     def forward(self, x):
         if not self.enabled:
             return x
-        if (self.cache_weights and isinstance(x, nn.Parameter) and not torch.is_grad_enabled()
-                and not self.in_warmup()):
+        if (self.cache_weights and isinstance(x, nn.Parameter) and not self.in_warmup()
+                and not torch.jit.is_tracing()
+                and not (torch.is_grad_enabled() and _graph_cache_unsafe())):
             return self._quantize_cached(x)
-        if getattr(self, "_cache", None) is not None:  # no Module.__setattr__ per training pass
+        if getattr(self, "_cache", None) is not None:  # no Module.__setattr__ per activation
             self._cache = None
         return self.quantize(x)
 
     # -- weight cache (see the module docstring) --------------------------------------------------
     def _cache_key(self, x):
-        key = [id(x), x.data_ptr(), _version_of(x), x.dtype, x.device, tuple(x.shape)]
+        grad = torch.is_grad_enabled()
+        key = [id(x), x.data_ptr(), _version_of(x), x.dtype, x.device, tuple(x.shape), grad,
+               x.requires_grad, _autocast_state()]
         for name, t in list(self.named_parameters()) + list(self.named_buffers()):
             if name.rsplit(".", 1)[-1] not in self.cache_ignore:
-                key.append((name, t.data_ptr(), _version_of(t), t.dtype, t.device))
+                key.append((name, t.data_ptr(), _version_of(t), t.dtype, t.device,
+                            t.requires_grad))
         key.extend(sorted((k, v) for k, v in self.__dict__.items()
                           if k != "_cache" and isinstance(v, (bool, int, float, str, type(None)))))
         return tuple(key)
 
     def _quantize_cached(self, x):
+        key = self._cache_key(x)
         cached = getattr(self, "_cache", None)
         if cached is not None:
-            key, ref, out, out_version = cached
-            if ref() is x and _version_of(out) == out_version and key == self._cache_key(x):
+            old_key, ref, out, out_version, _ = cached
+            if ref() is x and _version_of(out) == out_version and old_key == key:
                 self.cache_hit()
                 return out
-        self._cache = None
+            self._cache = None
         out = self.quantize(x)
         version = _version_of(out)
-        if out is not x and version is not None and _version_of(x) is not None:
-            self._cache = (self._cache_key(x), weakref.ref(x), out, version)
+        if (out is not x and version is not None and _version_of(x) is not None
+                and self._cache_key(x) == key):  # this pass changed no input (LQ-Net training)
+            token = object()
+            if out.requires_grad:
+                out.register_hook(_drop_on_backward(self, token))
+            self._cache = (key, weakref.ref(x), out, version, token)
         return out
 
     def cache_hit(self):
@@ -149,7 +238,7 @@ class Quantizer(nn.Module):
         self.step()
 
     def clear_cache(self):
-        """Drop the cached fake-quantized weight (it is also dropped by any call with autograd)."""
+        """Drop the cached fake-quantized weight (also dropped by a backward pass through it)."""
         self._cache = None
 
     def __getstate__(self):

@@ -297,7 +297,8 @@ class LQNetQuantizer(Quantizer):
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def cache_hit(self):
-        """A cached (autograd-off) pass: LQ-Net counts only the passes that update the basis."""
+        """A reused pass: LQ-Net counts only the passes that update the basis, and those are
+        never reused (refitting the basis changes the cache key, so they all run)."""
 
     def extra_repr(self):
         return "{}, groups={}, ternary={}, scale={}".format(

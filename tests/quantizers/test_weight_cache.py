@@ -1,4 +1,5 @@
-"""The inference weight cache of ``Quantizer`` (see ``model_quantization.quantizers.base``).
+"""The inference weight cache of ``Quantizer`` (see ``model_quantization.quantizers.base``;
+the training side, autograd on, is tested in test_weight_cache_training.py).
 
 With autograd off, a weight Parameter is fake-quantized once and the copy reused while nothing it
 depends on changes. Every test compares against a fresh, uncached quantizer with the same state,
@@ -163,7 +164,7 @@ def test_activations_are_never_cached():
 
 
 @pytest.mark.parametrize("method,levels", CASES)
-def test_calls_with_autograd_bypass_and_drop_the_cache(method, levels):
+def test_calls_with_autograd_get_a_graph_and_backward_drops_it(method, levels):
     q, w = _quantizer(method, levels), _weight()
     counter = _Counting(q)
     with torch.no_grad():
@@ -172,7 +173,7 @@ def test_calls_with_autograd_bypass_and_drop_the_cache(method, levels):
     assert y.requires_grad and y is not cached
     y.sum().backward()
     assert w.grad is not None and torch.isfinite(w.grad).all()
-    assert q._cache is None
+    assert q._cache is None  # the backward pass used that graph up
     with torch.no_grad():
         q(w)
     assert counter.calls == 3
