@@ -5,7 +5,6 @@ state (up to summation order, see test_weight_cache_training.py), each weight is
 per forward, and the replicas stay identical."""
 import os
 import subprocess
-import sys
 
 import pytest
 import torch
@@ -15,13 +14,12 @@ WORLD = 2
 
 
 @pytest.mark.slow
-def test_weight_cache_under_ddp(tmp_path):
+def test_weight_cache_under_ddp(tmp_path, torchrun):
     if not torch.distributed.is_available():
         pytest.skip("torch.distributed is not available in this torch build")
     env = dict(os.environ, OMP_NUM_THREADS="1")
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
-         str(WORLD), os.path.join(HERE, "ddp_weight_cache_worker.py"), str(tmp_path)],
+        torchrun(WORLD) + [os.path.join(HERE, "ddp_weight_cache_worker.py"), str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, env=env,
         timeout=300)
     assert proc.returncode == 0, proc.stdout[-4000:]
