@@ -290,8 +290,8 @@ def classifier_arch(path):
 def small_coco_config(path):
     """Whether a detector config trains on the small COCO folder (TINY_COCO), not DATA_DIR."""
     datasets = config_value(load_config_chain(path), "DATASETS", {}) or {}
-    names = list(datasets.get("TRAIN") or ()) + list(datasets.get("TEST") or ())
-    return any(str(n).startswith("tiny_coco_") for n in names)
+    # detectron2 configs write tuples, ("tiny_coco_train",), which yaml reads as a string
+    return any("tiny_coco_" in str(datasets.get(split) or "") for split in ("TRAIN", "TEST"))
 
 
 class Graph(object):

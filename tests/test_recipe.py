@@ -197,3 +197,14 @@ def test_a_classification_configs_arch_is_read_through_its_base(tmp_path):
     cfg = tmp_path / "r34.yaml"
     cfg.write_text("arch: resnet34\n")
     assert recipe.classifier_arch(str(cfg)) == "resnet34"
+
+
+@pytest.mark.parametrize("config, small", [
+    ("configs/detection/smoke/fcos_r18_dorefa_w2a2_double.yaml", True),
+    ("configs/detection/fcos/R18-FPNBN-dorefa-w2a2-all.yaml", False)])
+def test_a_config_on_the_small_coco_folder_needs_tiny_coco_not_coco(tmp_path, config, small):
+    assert recipe.small_coco_config(config) is small
+    settings = _settings(tmp_path, tiny_coco=str(tmp_path / "none"))
+    step = recipe._det_command(settings, config, dry_run=True)
+    with pytest.raises(recipe.RecipeError, match="TINY_COCO=" if small else "coco not found"):
+        recipe.run_steps([step], settings)
