@@ -35,6 +35,7 @@ import argparse
 import glob
 import os
 import shlex
+import subprocess
 import sys
 import time
 
@@ -112,6 +113,17 @@ def _env(name, default=""):
     return default if value is None else value
 
 
+def _host_port(dist_url):
+    """``tcp://host:port`` or ``host:port`` -> ``host:port``."""
+    dist_url = dist_url.strip()
+    return dist_url[len("tcp://"):] if dist_url.startswith("tcp://") else dist_url
+
+
+def _under(path, folder):
+    """Whether ``path`` lies inside ``folder`` (both relative to the project root)."""
+    return os.path.relpath(os.path.abspath(path)).startswith(folder + os.sep)
+
+
 def _norm_dir(path):
     """``./x`` and ``x/`` name the folder ``x`` (so paths compare as strings)."""
     path = path.rstrip("/") or "/"
@@ -137,8 +149,7 @@ class Settings(object):
         self.opts, self.cls_opts = opts.strip(), cls_opts.strip()
         self.num_gpus = str(num_gpus)
         self.num_machines, self.machine_rank = int(num_machines), int(machine_rank)
-        dist_url = dist_url.strip()
-        self.dist = dist_url[len("tcp://"):] if dist_url.startswith("tcp://") else dist_url
+        self.dist = _host_port(dist_url)
         self.machine_wait = int(machine_wait)
         self.tiny_coco = tiny_coco
 
@@ -165,8 +176,7 @@ class Settings(object):
                 raise RecipeError("DIST_URL is empty but NUM_MACHINES={}; pass the rendezvous "
                                   "address of machine 0, e.g. DIST_URL=node0:29500 (the same on "
                                   "every machine)".format(num_machines))
-            hostport = dist_url.strip()
-            hostport = hostport[len("tcp://"):] if hostport.startswith("tcp://") else hostport
+            hostport = _host_port(dist_url)
             host, _, port = hostport.rpartition(":")
             if not host or " " in hostport or not whole(port) or not 1 <= int(port) <= 65535:
                 raise RecipeError("DIST_URL={} is not host:port; use machine 0's address and a "
@@ -287,11 +297,18 @@ def classifier_arch(path):
     return config_value(load_config_chain(path), "arch") or DEFAULT_CLS_ARCH
 
 
+def _dataset_need(cfg):
+    """The data a merged detector config reads: ``tiny_coco`` (the small COCO folder, TINY_COCO)
+    where its DATASETS name tiny_coco_*, else ``coco`` (DATA_DIR/coco)."""
+    datasets = config_value(cfg, "DATASETS", {}) or {}
+    # detectron2 configs write tuples, ("tiny_coco_train",), which yaml reads as a string
+    small = any("tiny_coco_" in str(datasets.get(split) or "") for split in ("TRAIN", "TEST"))
+    return "tiny_coco" if small else "coco"
+
+
 def small_coco_config(path):
     """Whether a detector config trains on the small COCO folder (TINY_COCO), not DATA_DIR."""
-    datasets = config_value(load_config_chain(path), "DATASETS", {}) or {}
-    # detectron2 configs write tuples, ("tiny_coco_train",), which yaml reads as a string
-    return any("tiny_coco_" in str(datasets.get(split) or "") for split in ("TRAIN", "TEST"))
+    return _dataset_need(load_config_chain(path)) == "tiny_coco"
 
 
 class Graph(object):
@@ -364,16 +381,16 @@ class Graph(object):
                              weights=self.s.run_path(weights),
                              extra=self.s.run_path(extra) if extra else None,
                              output=self.s.run_path(out_dir))
-        needs = "tiny_coco" if small_coco_config(row["config"]) else "coco"
         return Step("detector", row["name"], os.path.join(out_dir, "model_final.pth"),
-                    [weights] + ([extra] if extra else []), argv, self.s.opts, needs=needs)
+                    [weights] + ([extra] if extra else []), argv, self.s.opts,
+                    needs=_dataset_need(cfg))
 
     # -- goals ---------------------------------------------------------------------------------
     def experiment(self, name):
         if name not in self.names:
             raise RecipeError("unknown experiment {!r}: make list-experiments shows them (the rows "
                               "of configs/experiments.yaml).{}".format(
-                                  name, _suggest(name, self.names)))
+                                  name, did_you_mean(name, self.names, n=3)))
         return self.names[name]
 
     def plan(self, target, dry_run=False):
@@ -419,10 +436,6 @@ class Graph(object):
         return order
 
 
-def _suggest(name, choices):
-    return did_you_mean(name, choices, n=3)
-
-
 def _missing_input(path, wanted_by, settings):
     step = " (needed by {} {})".format(wanted_by.kind, wanted_by.key) if wanted_by else ""
     if path.startswith(settings.weights_dir + os.sep):
@@ -466,11 +479,10 @@ def _wait_for(path, settings, dry_run):
         time.sleep(1)
 
 
-def run_steps(steps, settings, dry_run=False, check=True):
-    """Print and run each step's command (``dry_run``: print only); stop at the first failure."""
-    import subprocess
-
-    if check and not dry_run:
+def run_steps(steps, settings, dry_run=False):
+    """Print and run each step's command (``dry_run``: print only, check no data); stop at the
+    first failure."""
+    if not dry_run:
         _check_data(steps, settings)
     for step in steps:
         if step.single and settings.other_machine:
@@ -497,19 +509,16 @@ def _need_file(path, what, fix):
 
 
 def _config_inside(settings, config):
-    if settings.in_container:
-        rel = os.path.relpath(os.path.abspath(config))
-        if not rel.startswith("configs" + os.sep):
-            raise RecipeError("CONFIG={} is outside configs/: the container sees only the "
-                              "project's configs/ folder (mounted); put it there or use "
-                              "RUNNER=local".format(config))
+    if settings.in_container and not _under(config, "configs"):
+        raise RecipeError("CONFIG={} is outside configs/: the container sees only the project's "
+                          "configs/ folder (mounted); put it there or use RUNNER=local".format(
+                              config))
 
 
 def _cls_config(config):
     _need_file(config, "CONFIG", "pass CONFIG=configs/classification/<name>.yaml (low-bit "
                "backbone configs are configs/classification/resnetNN_*.yaml)")
-    rel = os.path.relpath(os.path.abspath(config))
-    if not rel.startswith(CLS_DIR + os.sep):
+    if not _under(config, CLS_DIR):
         raise RecipeError("CONFIG={} is not a classification config: export and backbone-low take "
                           "configs/classification/resnetNN_*.yaml (or export with no CONFIG and "
                           "ARCH=resnet18 for the full-precision backbone)".format(config))

@@ -6,9 +6,10 @@ line names the problem and the fix, and that nothing on disk changed that should
 import hashlib
 import os
 import pathlib
-import re
 import subprocess
 import sys
+
+from static_helpers import MAKE_TRAILER  # tests/static, on sys.path (tests/conftest.py)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -19,9 +20,8 @@ class Result:
         self.out = proc.stdout
         self.err = proc.stderr
         # the last line that is not make's own trailer (make: *** [Makefile:N: goal] Error 2)
-        trailer = re.compile(r"make(\[\d+\])?: \*\*\* \[.*\] Error \d+$")
         lines = [line for line in proc.stderr.splitlines()
-                 if line.strip() and not trailer.match(line)]
+                 if line.strip() and not MAKE_TRAILER.match(line)]
         self.last = lines[-1] if lines else ""
 
     def __repr__(self):

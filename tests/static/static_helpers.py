@@ -65,6 +65,10 @@ def make_env(env=None):
     return full_env
 
 
+# make's own line after a recipe command failed (``make[1]`` from a nested make): not the error
+MAKE_TRAILER = re.compile(r"make(\[\d+\])?: \*\*\* \[.*\] Error \d+$")
+
+
 def write_executable(path, text):
     with open(path, "w") as handle:
         handle.write(text)

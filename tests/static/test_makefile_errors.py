@@ -3,10 +3,9 @@ and what RUNNER=local / a fake docker really execute."""
 
 import glob
 import os
-import re
 
 import pytest
-from static_helpers import ROOT, make, requires_make, write_executable
+from static_helpers import MAKE_TRAILER, ROOT, make, requires_make, write_executable
 
 pytestmark = requires_make
 
@@ -16,7 +15,7 @@ def _one_line_error(proc, *words):
     step that failed), holding every one of ``words``."""
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines()
-             if line.strip() and not re.match(r"make(\[\d+\])?: \*\*\* \[.*\] Error \d+$", line)]
+             if line.strip() and not MAKE_TRAILER.match(line)]
     assert len(lines) == 1, proc.stderr
     for word in words:
         assert word in lines[0], (word, lines[0])
