@@ -183,6 +183,14 @@ class quantization(nn.Module):  # noqa: N801 - QTool's class name, imported by t
             return x
         return self.quantizer(x)
 
+    def commutes_with_zero_padding(self):
+        """Whether the detectron2 ``Conv2d`` may zero-pad after this activation quantizer
+        instead of before it (see ``Quantizer.commutes_with_zero_padding``): always when it is
+        an identity (disabled: at most ``x + 0 * clip``), else as the core says."""
+        if self.quantizer is None or not self.enable or not self.quantizer.enabled:
+            return True
+        return bool(self.quantizer.commutes_with_zero_padding())
+
     def describe(self):
         """Dict for reports: tag, index, method, levels, bits, enabled."""
         row = {"tag": self.tag, "index": self.index, "enabled": bool(self.enable),

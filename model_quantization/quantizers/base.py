@@ -200,6 +200,15 @@ class Quantizer(nn.Module):
             self._cache = None
         return self.quantize(x)
 
+    def commutes_with_zero_padding(self):
+        """Whether zero padding may move across this quantizer: quantizing then padding with
+        zeros gives the same values, gradients and quantizer state as padding then quantizing,
+        because the forward maps 0 to 0 element by element and reads no statistic of the input
+        that padded zeros would change (a count of elements, a fitted basis). A convolution may
+        then pad inside the convolution instead of copying its input (the patched detectron2
+        ``Conv2d``). False unless a method says otherwise."""
+        return False
+
     # -- weight cache (see the module docstring) --------------------------------------------------
     def _cache_key(self, x):
         grad = torch.is_grad_enabled()

@@ -72,6 +72,11 @@ class DoReFaQuantizer(Quantizer):
             return None
         return torch.zeros(1, 1), torch.full((1, 1), self.boundary)
 
+    def commutes_with_zero_padding(self):
+        """The activation path (a fixed clip, element by element) maps 0 to 0; weights do not
+        commute (tanh normalisation by ``max|t|``)."""
+        return not self.signed
+
     def _binary_scale(self, w):
         return w.detach().abs().reshape(self.num_groups, -1).mean(dim=1)
 

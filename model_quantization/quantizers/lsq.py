@@ -78,6 +78,12 @@ class LSQQuantizer(Quantizer):
         c = self.clip_val.detach().abs().reshape(-1, 1)
         return (-c if self.signed else torch.zeros_like(c)), c
 
+    def commutes_with_zero_padding(self):
+        """Unsigned and element by element: 0 is a level, padded zeros add nothing to the clip
+        gradient nor to the warm-up's ``max|x|``. Not with ``STE-scale`` (it counts the elements
+        inside the range), standardisation or a signed range (0 is no level for even ``L``)."""
+        return not self.signed and self.grad_type != "STE-scale" and self.adaptive == "none"
+
     def quantize(self, x):
         clip = self.clip_val
         if self.in_warmup():

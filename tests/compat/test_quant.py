@@ -204,3 +204,14 @@ def test_quantization_weight_reused_across_calls_until_a_policy_or_the_clip_chan
         cfg.global_buffer["clip_val-3-wt"].mul_(0.5)  # what a fork hook may do to the live clip
         after_clip = wt(weight)
     assert len(calls) == 3 and torch.equal(after_clip, fresh())
+
+
+def test_quantization_zero_padding_commutes_as_its_core_says():
+    _, fm, wt = lsq_pair()
+    assert fm.commutes_with_zero_padding()  # unsigned LSQ
+    assert not wt.commutes_with_zero_padding()  # signed, standardised
+    _, ste, _ = lsq_pair(fm_grad_type="STE-scale")
+    assert not ste.commutes_with_zero_padding()  # counts the elements inside the range
+    ste.enable = False  # as a policy's 'enable: False': an identity (x + 0 * clip) commutes
+    assert ste.commutes_with_zero_padding()
+    assert quantization(args=quant_cfg(), tag="fm", shape=FM).commutes_with_zero_padding()
