@@ -35,7 +35,8 @@ VARIANTS = (
                        "MODEL.QUANTIZATION.wt_adaptive", "var-mean"]),
 )
 TARGETS = {"train": 1.10, "inference": 1.05}
-ABLATIONS = (("dorefa weights only", "quant_activation"), ("dorefa activations only", "quant_weight"),
+ABLATIONS = (("dorefa weights only", "quant_activation"),
+             ("dorefa activations only", "quant_weight"),
              ("dorefa quantizers off", "quant_"))
 
 
