@@ -9,6 +9,13 @@ within each round, starting with a different one each round, so that a shared ma
 and the order's own effects (caches, allocator) hit all of them alike. Aims (issue 12): training
 <= 1.10x, inference <= 1.05x on a CPU. Needs the pinned forks.
 
+Freed memory: glibc hands large freed blocks back to the kernel, so the next iteration's tensors
+page-fault again, and the model that allocates more (the quantized one) pays more for it, in system
+time, on top of its computation (on a GPU the caching allocator keeps memory). By default the script
+asks glibc to keep freed memory (``mallopt``: no trimming, ``mmap`` only above 32 MiB) for every
+variant alike; ``--glibc-default`` measures with glibc's defaults. The page faults per training
+iteration are printed either way.
+
 ``--ablate`` adds the DoReFa model three more times: activation quantizers off, weight quantizers
 off, both off (the quantized layers' code path alone). The differences to the full model say where
 the extra time goes.
@@ -16,8 +23,11 @@ the extra time goes.
     python benchmarks/bench_fcos_r18.py --tiny-coco output/smoke/data/shapes --iters 3
 """
 import argparse
+import ctypes
+import ctypes.util
 import json
 import os
+import resource
 import statistics
 import sys
 import time
@@ -86,20 +96,35 @@ def _infer_step(model, image):
     return step
 
 
+def _keep_freed_memory():
+    """Ask glibc to keep freed memory in the process (see the module doc); False elsewhere."""
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    mallopt = getattr(ctypes.CDLL(name), "mallopt", None)
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
+    return bool(mallopt and mallopt(m_trim_threshold, 1 << 30) and
+                mallopt(m_mmap_threshold, 32 << 20))
+
+
 def _interleaved(steps, warmup, iters):
-    """Median seconds per call of every step, the variants alternating within each round so
-    that load changes on a shared machine hit all of them alike."""
+    """Median seconds and minor page faults per call of every step, the variants taking turns
+    within each round (a different one first each round)."""
     times = {name: [] for name in steps}
+    faults = {name: [] for name in steps}
     names = list(steps)
     for round_index in range(warmup + iters):
         first = round_index % len(names)
         for name in names[first:] + names[:first]:
             step = steps[name]
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             start = time.perf_counter()
             step()
             if round_index >= warmup:
                 times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+                faults[name].append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    return ({name: statistics.median(t) for name, t in times.items()},
+            {name: statistics.median(f) for name, f in faults.items()})
 
 
 def _switch_off(model, suffix):
@@ -130,14 +155,15 @@ def measure_all(args):
         params = [p for p in model.parameters() if p.requires_grad]
         train_steps[name] = _train_step(model, torch.optim.SGD(params, lr=1e-4, momentum=0.9),
                                         batch)
-    train = _interleaved(train_steps, args.warmup, args.iters)
+    train, faults = _interleaved(train_steps, args.warmup, args.iters)
     image = [{k: v for k, v in batch[0].items() if k != "instances"}]
     for model in models.values():
         model.eval()
-    infer = _interleaved({n: _infer_step(m, image) for n, m in models.items()}, args.warmup,
-                         args.iters)
+    infer, _ = _interleaved({n: _infer_step(m, image) for n, m in models.items()}, args.warmup,
+                            args.iters)
     return {name: {"train_s": train[name], "inference_s": infer[name],
-                   "quantized_layers": n_quant[name]} for name in models}
+                   "train_page_faults": faults[name], "quantized_layers": n_quant[name]}
+            for name in models}
 
 
 def main(argv=None):
@@ -151,15 +177,21 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--ablate", action="store_true",
                         help="also time DoReFa with activation / weight / all quantizers off")
+    parser.add_argument("--glibc-default", action="store_true",
+                        help="leave glibc's memory trimming as it is (see the module doc)")
     parser.add_argument("--json", default="", help="also write the figures to this file")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    kept = False if args.glibc_default else _keep_freed_memory()
+    print("freed memory: {}".format("kept in the process (mallopt)" if kept else
+                                    "glibc's defaults"), flush=True)
     results = measure_all(args)
     for name in results:
-        print("{:<24s} train {:7.3f} s/iter  inference {:7.3f} s/image  ({} quantized layers)"
-              .format(name, results[name]["train_s"], results[name]["inference_s"],
-                      results[name]["quantized_layers"]), flush=True)
+        print("{:<24s} train {:7.3f} s/iter ({:.0f} page faults)  inference {:7.3f} s/image  "
+              "({} quantized layers)".format(
+                  name, results[name]["train_s"], results[name]["train_page_faults"],
+                  results[name]["inference_s"], results[name]["quantized_layers"]), flush=True)
     fp = results["fp"]
     print("\n| model | train s/iter | x FP (target <= {train}) | inference s/image | "
           "x FP (target <= {inference}) |".format(**TARGETS))
@@ -171,6 +203,7 @@ def main(argv=None):
             name, r["train_s"], r["train_ratio"], r["inference_s"], r["inference_ratio"]))
     info = {"min_size": args.min_size, "batch": args.batch, "iters": args.iters,
             "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "freed_memory_kept": kept,
             "results": results, "targets": TARGETS}
     if args.json:
         with open(args.json, "w") as f:
