@@ -16,10 +16,6 @@ asks glibc to keep freed memory (``mallopt``: no trimming, ``mmap`` only above 3
 variant alike; ``--glibc-default`` measures with glibc's defaults. The page faults per training
 iteration are printed either way.
 
-``--fused`` runs the quantized models with the torch.compile kernels of the activation fake
-quantization (``MQ_FUSED_QUANT=1``, model_quantization/functional/fused.py), compiled during
-the warm-up iterations.
-
 ``--ablate`` adds the DoReFa model three more times: activation quantizers off, weight quantizers
 off, both off (the quantized layers' code path alone). The differences to the full model say where
 the extra time goes.
@@ -181,8 +177,6 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--ablate", action="store_true",
                         help="also time DoReFa with activation / weight / all quantizers off")
-    parser.add_argument("--fused", action="store_true",
-                        help="fused (torch.compile) activation fake-quantization kernels")
     parser.add_argument("--glibc-default", action="store_true",
                         help="leave glibc's memory trimming as it is (see the module doc)")
     parser.add_argument("--json", default="", help="also write the figures to this file")
@@ -190,9 +184,6 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     kept = False if args.glibc_default else _keep_freed_memory()
-    if args.fused:
-        from model_quantization.functional import fused
-        fused.set_enabled(True)
     print("freed memory: {}".format("kept in the process (mallopt)" if kept else
                                     "glibc's defaults"), flush=True)
     results = measure_all(args)
@@ -212,7 +203,7 @@ def main(argv=None):
             name, r["train_s"], r["train_ratio"], r["inference_s"], r["inference_ratio"]))
     info = {"min_size": args.min_size, "batch": args.batch, "iters": args.iters,
             "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "freed_memory_kept": kept, "fused": args.fused,
+            "freed_memory_kept": kept,
             "results": results, "targets": TARGETS}
     if args.json:
         with open(args.json, "w") as f:

@@ -163,17 +163,7 @@ def collect_environment():
                           "reason": "{}; {}".format(git_reason, build_reason)}
         env["submodules"] = {}
     env["image_tag"] = os.environ.get("MQ_IMAGE_TAG") or (build_info or {}).get("image_tag")
-    env["fused_quant"] = _fused_quant()
     return env
-
-
-def _fused_quant():
-    """Whether the fused fake-quantization kernels are on (``MQ_FUSED_QUANT``), or why unknown."""
-    try:
-        from .functional import fused
-        return fused.enabled()
-    except (ImportError, ValueError, RuntimeError) as exc:
-        return "unknown: {}".format(exc)
 
 
 def _plain(obj):

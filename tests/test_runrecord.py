@@ -94,14 +94,3 @@ def test_write_run_record_without_git_still_writes(monkeypatch, tmp_path):
     path = write_run_record(tmp_path / "run", config={"a": 1})
     env = json.load(open(os.path.join(path, "environment.json")))
     assert env["project"]["commit"] == "unknown"
-
-
-def test_collect_environment_records_the_fused_kernel_switch(monkeypatch):
-    from model_quantization.functional import fused
-    monkeypatch.setitem(fused._STATE, "on", None)
-    monkeypatch.delenv(fused.ENV, raising=False)
-    assert collect_environment()["fused_quant"] is False
-    monkeypatch.setitem(fused._STATE, "on", None)
-    monkeypatch.setenv(fused.ENV, "on")
-    recorded = collect_environment()["fused_quant"]
-    assert recorded.startswith("unknown: ") and "MQ_FUSED_QUANT='on'" in recorded

@@ -23,15 +23,6 @@ def test_parse_args_rejects_odd_overrides(capsys):
     assert "KEY VALUE pairs" in capsys.readouterr().err
 
 
-def test_parse_args_rejects_a_bad_fused_kernel_switch(capsys, monkeypatch):
-    from model_quantization.functional import fused
-    monkeypatch.setitem(fused._STATE, "on", None)
-    monkeypatch.setenv(fused.ENV, "true")
-    with pytest.raises(SystemExit):
-        parse_args(["--config-file", "c.yaml"])
-    assert "MQ_FUSED_QUANT='true' is not a switch" in capsys.readouterr().err
-
-
 def test_parse_args_rejects_option_among_overrides(capsys):
     with pytest.raises(SystemExit):
         parse_args(["--config-file", "c.yaml", "A", "1", "--eval-only", "x"])
