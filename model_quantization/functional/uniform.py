@@ -16,7 +16,13 @@ passes and each backward three, instead of the dozen small ops autograd would re
 
 The input and output are saved for the backward (no extra memory when the layers around keep
 them too) and the range masks are recomputed there, so modifying the output in place afterwards
-makes autograd raise rather than compute a wrong gradient. Without autograd (inference) the
+makes autograd raise rather than compute a wrong gradient. On the CPU, with one clip for the
+whole tensor (not PACT, not ``STE-scale``), the input gradient needs no mask at all: the two input
+values where the forward's arithmetic leaves the range are found once per call (or once per
+constant clip) by trying the representable values around them, and ``hardtanh_backward`` zeroes
+the gradient outside them in one pass. That is the masked product's value exactly for finite
+inputs (a zero outside the range comes out +0.0 where the product gives -0.0 for a negative
+gradient), at about a third of its cost. Without autograd (inference) the
 forward records nothing, and ``clip_fake_quant_`` overwrites a temporary input (e.g. freshly
 standardised weights) in place: the same operations in the same order, so the same values bit
 for bit, without allocating a second tensor.
@@ -60,6 +66,72 @@ def _quantize_position(u, step, clip, levels, signed):
     return y
 
 
+_HARDTANH_BACKWARD = getattr(getattr(torch.ops, "aten", None), "hardtanh_backward", None)
+_BOUND_CACHE = {}  # (clip, levels, signed, dtype) -> bounds, for constant (float) clips
+_BOUND_WINDOW = 4  # representable neighbours tried on each side of a bound's estimate
+
+
+def _input_bounds(clip, levels, signed, dtype):
+    """``(below, above)``: the largest input under the gradient range and the smallest over it,
+    as Python floats exact in ``dtype``, so that ``below < x < above`` holds exactly where
+    ``_masks`` says "inside" (for every finite ``x``).
+
+    Each bound is estimated from the forward's own step, then the representable values around
+    the estimate go through the forward's grid arithmetic (``_grid_position``: a multiplication,
+    and an addition when signed, so monotone in ``x``) and the bound is read off where the
+    inside test flips. None when a flip is not within the window (e.g. a huge clip moves the
+    lower bound deep into the subnormals); the caller then computes the masks.
+    """
+    if not 0.0 < float(clip) < float("inf"):
+        return None
+    steps = float(levels - 1)
+    step = clip * (2.0 / steps) if signed else clip / steps
+    rate = float(1.0 / step)
+    if not 0.0 < rate < float("inf"):
+        return None
+    offset = steps / 2.0 if signed else 0.0
+    mid = torch.tensor([-offset / rate, (steps - offset) / rate], dtype=dtype)
+    inf = torch.full_like(mid, float("inf"))
+    up, down = [mid], []
+    for _ in range(_BOUND_WINDOW):
+        up.append(torch.nextafter(up[-1], inf))
+        down.append(torch.nextafter((down or up)[-1], -inf))
+    cand = torch.stack(down[::-1] + up, dim=1)  # [2, 2 * window + 1], ascending per row
+    u, _ = _grid_position(cand, clip, levels, signed)
+    inside = ((u >= 0) & (u <= steps)).reshape(2, -1).tolist()
+    cand = cand.tolist()
+    bounds = []
+    for row, (flags, values) in enumerate(zip(inside, cand)):
+        flips = [i for i in range(1, len(flags)) if flags[i] != flags[i - 1]]
+        if len(flips) != 1 or flags[0] != (row == 1):
+            return None
+        bounds.append(values[flips[0] - 1] if row == 0 else values[flips[0]])
+    return tuple(bounds)
+
+
+def _fast_input_grad(grad_y, x, clip, levels, signed):
+    """The input gradient ``grad_y * inside`` in one pass (``hardtanh_backward`` between the
+    exact input bounds), or None where that does not apply: off the CPU, a per-group clip,
+    a dtype other than float32/float64, or no bounds found. Equal in value to the masked
+    product for finite inputs (a zero outside the range is +0.0 where the product could give
+    -0.0; a NaN input passes its gradient instead of zeroing it)."""
+    if _HARDTANH_BACKWARD is None or x.device.type != "cpu" or \
+            x.dtype not in (torch.float32, torch.float64) or grad_y.dtype != x.dtype:
+        return None
+    if torch.is_tensor(clip):
+        if clip.numel() != 1 or clip.device.type != "cpu":
+            return None
+        bounds = _input_bounds(clip, levels, signed, x.dtype)
+    else:
+        key = (float(clip), levels, signed, x.dtype)
+        if key not in _BOUND_CACHE:
+            _BOUND_CACHE[key] = _input_bounds(clip, levels, signed, x.dtype)
+        bounds = _BOUND_CACHE[key]
+    if bounds is None:
+        return None
+    return _HARDTANH_BACKWARD(grad_y, x, bounds[0], bounds[1])
+
+
 def _masks(x, clip, levels, signed, mode):
     """``(inside, above)`` recomputed from the saved input: the backward needs no saved mask."""
     u, _ = _grid_position(x, clip, levels, signed)
@@ -88,8 +160,12 @@ class _ClipFakeQuant(torch.autograd.Function):
     def backward(ctx, grad_y):
         x, y, clip = ctx.saved_tensors
         clip_arg = clip if ctx.clip_is_tensor else ctx.clip_value
-        mask, above = _masks(x, clip_arg, ctx.levels, ctx.signed, ctx.mode)
-        grad_x = grad_y * mask
+        grad_x = None
+        if ctx.mode != "pact" and not ctx.ste_scale:
+            grad_x = _fast_input_grad(grad_y, x, clip_arg, ctx.levels, ctx.signed)
+        if grad_x is None:
+            mask, above = _masks(x, clip_arg, ctx.levels, ctx.signed, ctx.mode)
+            grad_x = grad_y * mask
         if ctx.ste_scale:
             n_inside = mask.sum().clamp(min=1).to(grad_x.dtype)
             grad_x.mul_(torch.sqrt(mask.numel() / n_inside))
