@@ -7,6 +7,8 @@ Gradient (rounding straight-through, ``m`` differentiated, as autograd would): w
 Written by hand so the backward is three elementwise passes and one dot product instead of the
 chain autograd records (tanh, abs, max, div, add, mul, round, mul, sub).
 """
+import math
+
 import torch
 
 __all__ = ["tanh_weight_quant"]
@@ -14,16 +16,41 @@ __all__ = ["tanh_weight_quant"]
 _AMINMAX = getattr(torch, "aminmax", None)  # torch >= 1.11
 
 
+_ROW = 4096  # row length of the CPU search for the extreme's first index
+
+
+def _first_index_of(flat, value, largest):
+    """Index of the first element of ``flat`` equal to ``value``, its maximum (``largest``) or
+    minimum: what ``argmax`` / ``argmin`` return, found with one vectorised reduction per row
+    of ``_ROW`` values (cheap on the CPU, where ``argmax`` is a slow scalar loop) and one
+    ``argmax`` / ``argmin`` over the single row that holds it."""
+    body = flat.numel() - flat.numel() % _ROW
+    if body:
+        rows = flat[:body].view(-1, _ROW)
+        extremes = rows.amax(dim=1) if largest else rows.amin(dim=1)
+        hits = (extremes == value).nonzero()
+        if hits.numel():
+            r = int(hits[0, 0])
+            return (rows[r].argmax() if largest else rows[r].argmin()) + r * _ROW
+    tail = flat[body:]
+    return (tail.argmax() if largest else tail.argmin()) + body
+
+
 def _index_of_max_abs(flat):
     """Index ``j`` of ``max|t|``: the first maximum when ``max >= -min``, else the first minimum.
 
-    On CPU one ``aminmax`` pass picks the side, then one ``argmax`` or ``argmin`` (the value
-    comparison costs nothing there); elsewhere, and on torch < 1.11, both indices and a
-    ``where``, so the device never has to answer a question to the host. Same index either way.
+    On CPU one ``aminmax`` pass picks the side, then ``_first_index_of`` finds the index (the
+    value comparison costs nothing there; a NaN takes the plain ``argmax`` / ``argmin``, which
+    is what they return for it); elsewhere, and on torch < 1.11, both indices and a ``where``,
+    so the device never has to answer a question to the host. Same index either way.
     """
     if _AMINMAX is not None and flat.device.type == "cpu":
         lo, hi = _AMINMAX(flat)
-        return flat.argmax() if bool(hi >= -lo) else flat.argmin()
+        lo_value, hi_value = float(lo), float(hi)
+        largest = hi_value >= -lo_value
+        if math.isnan(lo_value) or math.isnan(hi_value):
+            return flat.argmax() if largest else flat.argmin()
+        return _first_index_of(flat, hi if largest else lo, largest)
     i_max, i_min = flat.argmax(), flat.argmin()
     return torch.where(flat[i_max] >= -flat[i_min], i_max, i_min)
 

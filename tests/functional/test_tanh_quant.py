@@ -74,16 +74,18 @@ def _run(fn, w, levels, g):
 KINDS = ["random", "tie", "tie-max-first", "repeated-max", "repeated-min", "negative", "positive"]
 
 
+@pytest.mark.parametrize("row", [4096, 100, 7], ids=["one-tail", "rows-and-tail", "short-rows"])
 @pytest.mark.parametrize("use_aminmax", [True, False], ids=["aminmax", "fallback"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("levels", [3, 4, 256])
 @pytest.mark.parametrize("kind", KINDS)
-def test_equals_previous_implementation_bit_for_bit(kind, levels, dtype, use_aminmax,
+def test_equals_previous_implementation_bit_for_bit(kind, levels, dtype, use_aminmax, row,
                                                     monkeypatch):
     if use_aminmax and tanh_quant._AMINMAX is None:
         pytest.skip("torch < 1.11 has no aminmax")
     if not use_aminmax:
         monkeypatch.setattr(tanh_quant, "_AMINMAX", None)
+    monkeypatch.setattr(tanh_quant, "_ROW", row)  # the 1152 weights: the tail only, or rows
     w = _weights(kind, dtype)
     g = torch.randn(w.shape, generator=torch.Generator().manual_seed(3), dtype=dtype)
     y_new, grad_new = _run(tanh_weight_quant, w, levels, g)
@@ -117,3 +119,40 @@ def _abs_argmax_variant(w, levels):
             ctx.save_for_backward(t, m, j)
             return y
     return _Variant.apply(w, levels)
+
+
+def _reference_index(flat):
+    i_max, i_min = flat.argmax(), flat.argmin()
+    return int(torch.where(flat[i_max] >= -flat[i_min], i_max, i_min))
+
+
+@pytest.mark.parametrize("n", [1, 9, 4096, 4097, 3 * 4096 + 5, 5 * 4096])
+@pytest.mark.parametrize("layout", ["random", "max-in-two-rows", "max-in-row-and-tail",
+                                    "max-only-in-tail", "min-side-repeated", "tie", "zeros",
+                                    "signed-zeros", "nan"])
+def test_cpu_index_search_equals_argmax(n, layout):
+    """The row-wise search of ``j`` on the CPU returns what ``argmax`` / ``argmin`` return,
+    wherever the extreme lies: in several rows, in a row and the tail, only in the tail."""
+    if tanh_quant._AMINMAX is None:
+        pytest.skip("torch < 1.11 has no aminmax (the CPU search is not used)")
+    flat = torch.randn(n, generator=torch.Generator().manual_seed(n))
+    last = n - 1
+    if layout == "max-in-two-rows":
+        flat[min(4100, last)] = flat[last] = 9.0
+    elif layout == "max-in-row-and-tail":
+        flat[min(10, last)] = flat[last] = 9.0
+    elif layout == "max-only-in-tail":
+        flat[last] = 9.0
+    elif layout == "min-side-repeated":
+        flat[min(5000, last)] = flat[min(7, last)] = -9.0
+    elif layout == "tie":
+        flat[min(3, last)], flat[last] = -9.0, 9.0
+    elif layout == "zeros":
+        flat.zero_()
+    elif layout == "signed-zeros":
+        flat.zero_()
+        flat[::2] = -0.0
+    elif layout == "nan":
+        flat[min(6, last)] = float("nan")
+        flat[last] = float("nan")
+    assert int(tanh_quant._index_of_max_abs(flat)) == _reference_index(flat)
