@@ -112,6 +112,9 @@ def _drop_on_backward(quantizer, token):
     return hook
 
 
+_PLAIN_TYPES = (bool, int, float, str, type(None))  # attributes that enter the cache key
+
+
 def _version_of(t):
     """In-place version counter of ``t``; None for inference-mode tensors, which keep none."""
     try:
@@ -211,15 +214,24 @@ class Quantizer(nn.Module):
 
     # -- weight cache (see the module docstring) --------------------------------------------------
     def _cache_key(self, x):
-        grad = torch.is_grad_enabled()
-        key = [id(x), x.data_ptr(), _version_of(x), x.dtype, x.device, tuple(x.shape), grad,
-               x.requires_grad, _autocast_state()]
-        for name, t in list(self.named_parameters()) + list(self.named_buffers()):
-            if name.rsplit(".", 1)[-1] not in self.cache_ignore:
+        """Everything the quantized weight depends on (see the module docstring). Built on every
+        use of a weight, so it reads the module's own tensor dicts directly (a quantizer has no
+        submodules; one that has is walked with ``named_parameters``/``named_buffers``) and keeps
+        the attribute order of ``__dict__`` (an attribute deleted and set again only costs one
+        recomputation)."""
+        key = [id(x), x.data_ptr(), _version_of(x), x.dtype, x.device, x.shape,
+               torch.is_grad_enabled(), x.requires_grad, _autocast_state()]
+        if self._modules:
+            tensors = list(self.named_parameters()) + list(self.named_buffers())
+        else:
+            tensors = list(self._parameters.items()) + list(self._buffers.items())
+        ignore = self.cache_ignore
+        for name, t in tensors:
+            if t is not None and name.rsplit(".", 1)[-1] not in ignore:
                 key.append((name, t.data_ptr(), _version_of(t), t.dtype, t.device,
                             t.requires_grad))
-        key.extend(sorted((k, v) for k, v in self.__dict__.items()
-                          if k != "_cache" and isinstance(v, (bool, int, float, str, type(None)))))
+        key.extend((k, v) for k, v in self.__dict__.items()
+                   if k != "_cache" and isinstance(v, _PLAIN_TYPES))
         return tuple(key)
 
     def _quantize_cached(self, x):
@@ -265,6 +277,9 @@ class Quantizer(nn.Module):
 
     def step(self):
         """Count one forward pass (train and eval alike, as QTool's DoReFa family does)."""
+        if not torch.is_grad_enabled():  # inference: no context manager per weight use
+            self.iteration.add_(1)
+            return
         with torch.no_grad():
             self.iteration.add_(1)
 

@@ -121,6 +121,28 @@ def test_learned_clip_change_is_seen():
     assert torch.equal(after, _uncached(q, w))
 
 
+def test_replaced_clip_parameter_is_seen():
+    """A new Parameter object under the same name (not an in-place change) is a new key too."""
+    q, w = _quantizer("lsq", 4), _weight()
+    with torch.no_grad():
+        before = q(w).clone()
+        q.clip_val = nn.Parameter(q.clip_val.detach() * 0.5)
+        after = q(w)
+    assert not torch.equal(before, after)
+    assert torch.equal(after, _uncached(q, w))
+
+
+def test_tensors_of_a_submodule_are_in_the_key():
+    """A quantizer that holds a submodule (none of ours does): its tensors are walked too."""
+    q, w = _quantizer("lsq", 4), _weight()
+    q.extra = nn.Linear(1, 1)
+    with torch.no_grad():
+        first = q(w)
+        q.extra.weight.add_(1.0)
+        assert q._cache_key(w) != q._cache[0]
+        assert q(w) is not first
+
+
 def test_attribute_change_is_seen():
     q, w = _quantizer("dorefa", 4), _weight()
     with torch.no_grad():
