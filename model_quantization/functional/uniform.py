@@ -47,11 +47,17 @@ def _sum_to(prod_a, prod_b, shape):
     return (prod_a * prod_b).sum_to_size(shape)
 
 
+def _level_step(clip, levels, signed):
+    """The distance between two levels: ``clip/(L-1)``, or ``2 clip/(L-1)`` when signed."""
+    steps = float(levels - 1)
+    return clip * (2.0 / steps) if signed else clip / steps
+
+
 def _grid_position(x, clip, levels, signed, inplace=False):
     """``(u, step)``: ``x`` in units of the level step, 0 at the lowest level (a new tensor, or
     ``x`` itself overwritten when ``inplace``)."""
     steps = float(levels - 1)
-    step = clip * (2.0 / steps) if signed else clip / steps
+    step = _level_step(clip, levels, signed)
     u = x.mul_(1.0 / step) if inplace else x * (1.0 / step)
     if signed:
         u.add_(steps / 2.0)
@@ -77,16 +83,15 @@ def _input_bounds(clip, levels, signed, dtype):
     ``_masks`` says "inside" (for every finite ``x``).
 
     Each bound is estimated from the forward's own step, then the representable values around
-    the estimate go through the forward's grid arithmetic (``_grid_position``: a multiplication,
-    and an addition when signed, so monotone in ``x``) and the bound is read off where the
-    inside test flips. None when a flip is not within the window (e.g. a huge clip moves the
+    the estimate go through ``_masks`` (the forward's grid arithmetic, a multiplication and an
+    addition when signed, so monotone in ``x``) and the bound is read off where its inside test
+    flips. None when a flip is not within the window (e.g. a huge clip moves the
     lower bound deep into the subnormals); the caller then computes the masks.
     """
     if not 0.0 < float(clip) < float("inf"):
         return None
     steps = float(levels - 1)
-    step = clip * (2.0 / steps) if signed else clip / steps
-    rate = float(1.0 / step)
+    rate = float(1.0 / _level_step(clip, levels, signed))
     if not 0.0 < rate < float("inf"):
         return None
     offset = steps / 2.0 if signed else 0.0
@@ -97,8 +102,8 @@ def _input_bounds(clip, levels, signed, dtype):
         up.append(torch.nextafter(up[-1], inf))
         down.append(torch.nextafter((down or up)[-1], -inf))
     cand = torch.stack(down[::-1] + up, dim=1)  # [2, 2 * window + 1], ascending per row
-    u, _ = _grid_position(cand, clip, levels, signed)
-    inside = ((u >= 0) & (u <= steps)).reshape(2, -1).tolist()
+    inside, _ = _masks(cand, clip, levels, signed, "lsq")
+    inside = inside.reshape(2, -1).tolist()
     cand = cand.tolist()
     bounds = []
     for row, (flags, values) in enumerate(zip(inside, cand)):
